@@ -1,0 +1,1 @@
+"""Small infrastructure the services use: event bus, command history model, DI container."""

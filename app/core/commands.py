@@ -1,0 +1,129 @@
+"""Undo/redo over a durable, shared command history.
+
+Every command is recorded as a snapshot change of one sequence: its state before and after, and
+the versions it moved between. That makes undo and redo exact, lets them work after a restart and
+from another process (the history lives in the store), and lets a stale undo be refused: a command
+can only be undone while its sequence is still at the version the command produced.
+
+The history is linear per sequence: executing a new command on a sequence discards the redo tail of
+that sequence. Undo/redo without a scope act on the most recent command of the whole history,
+whichever client or process did it (the brief's global undo); with a ``sequence_id`` they act on
+that sequence alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class CommandState(StrEnum):
+    DONE = "done"
+    UNDONE = "undone"
+    DISCARDED = "discarded"  # its redo was cut off by a newer command
+
+
+Snapshot = dict[str, Any] | None  # a sequence's stored form; None = absent (not yet / no longer)
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    command_id: str
+    kind: str
+    description: str
+    sequence_id: str
+    before: Snapshot
+    after: Snapshot
+    version_before: int | None
+    version_after: int
+    created_at: str
+    state: CommandState = CommandState.DONE
+    version_undone: int | None = None  # the version the undo wrote; a redo needs it unchanged
+
+
+class NothingToUndo(LookupError):
+    pass
+
+
+class NothingToRedo(LookupError):
+    pass
+
+
+class StaleCommand(Exception):
+    """The sequence changed since the command being undone/redone; nothing was changed."""
+
+    def __init__(self, entry: HistoryEntry, current_version: int | None) -> None:
+        self.entry = entry
+        self.current_version = current_version
+        super().__init__(
+            f"cannot {'redo' if entry.state is CommandState.UNDONE else 'undo'} "
+            f"'{entry.description}': sequence {entry.sequence_id} changed since "
+            f"(now at version {current_version})"
+        )
+
+
+class History(Protocol):
+    """What the processor needs from a unit of work. The store implements it in SQL."""
+
+    def add_entry(self, entry: HistoryEntry) -> None: ...
+    def latest(self, state: CommandState, sequence_id: str | None) -> HistoryEntry | None: ...
+    def update_entry(self, entry: HistoryEntry) -> None: ...
+    def discard_redo(self, sequence_id: str) -> None: ...
+    def sequence_version(self, sequence_id: str) -> tuple[int | None, bool]:
+        """(current version or None if never stored, whether it is present i.e. not deleted)."""
+        ...
+    def write_snapshot(self, sequence_id: str, snapshot: Snapshot, version: int) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reverted:
+    """The result of an undo or redo: the entry as it now stands and the state it restored."""
+
+    entry: HistoryEntry
+    snapshot: Snapshot
+    version: int
+
+
+class CommandProcessor:
+    """execute/undo/redo, can_undo/can_redo and descriptions, over any ``History``."""
+
+    def execute(self, history: History, entry: HistoryEntry) -> None:
+        history.discard_redo(entry.sequence_id)
+        history.add_entry(entry)
+
+    def undo(self, history: History, sequence_id: str | None = None) -> Reverted:
+        entry = history.latest(CommandState.DONE, sequence_id)
+        if entry is None:
+            raise NothingToUndo("nothing to undo" + (f" for sequence {sequence_id}" if sequence_id else ""))
+        version, present = history.sequence_version(entry.sequence_id)
+        if version != entry.version_after or present != (entry.after is not None):
+            raise StaleCommand(entry, version)
+        new_version = version + 1
+        history.write_snapshot(entry.sequence_id, entry.before, new_version)
+        done = replace(entry, state=CommandState.UNDONE, version_undone=new_version)
+        history.update_entry(done)
+        return Reverted(done, entry.before, new_version)
+
+    def redo(self, history: History, sequence_id: str | None = None) -> Reverted:
+        entry = history.latest(CommandState.UNDONE, sequence_id)
+        if entry is None:
+            raise NothingToRedo("nothing to redo" + (f" for sequence {sequence_id}" if sequence_id else ""))
+        version, _ = history.sequence_version(entry.sequence_id)
+        if version != entry.version_undone:
+            raise StaleCommand(entry, version)
+        new_version = (version or 0) + 1
+        history.write_snapshot(entry.sequence_id, entry.after, new_version)
+        redone = replace(entry, state=CommandState.DONE, version_after=new_version, version_undone=None)
+        history.update_entry(redone)
+        return Reverted(redone, entry.after, new_version)
+
+    @staticmethod
+    def undo_description(history: History, sequence_id: str | None = None) -> str | None:
+        entry = history.latest(CommandState.DONE, sequence_id)
+        return entry.description if entry else None
+
+    @staticmethod
+    def redo_description(history: History, sequence_id: str | None = None) -> str | None:
+        entry = history.latest(CommandState.UNDONE, sequence_id)
+        return entry.description if entry else None

@@ -1,0 +1,326 @@
+"""The store: one SQLAlchemy Core code path for SQLite and PostgreSQL.
+
+Writes run in short serialized transactions (``BEGIN IMMEDIATE`` on SQLite, a transaction-scoped
+advisory lock on PostgreSQL), so the sequence state, its command-history entry and its events
+commit together or not at all, and event ids are assigned in commit order.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import platformdirs
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError, OperationalError
+from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_exponential
+
+from app.core.commands import CommandState, HistoryEntry, Snapshot
+from app.core.events import Event, utc_now
+from app.store import schema as t
+
+PG_WRITE_LOCK = 0x544B41  # "TKA": serializes writers so event ids follow commit order
+BUSY_TIMEOUT_MS = 5000
+STATEMENT_TIMEOUT_MS = 5000
+
+
+class StoreUnavailable(Exception):
+    """The database cannot be reached or written (an infrastructure fault, not bad input)."""
+
+
+def default_database_url() -> str:
+    """SQLite in the per-user data dir, e.g. ~/.local/share/tka/tka.db."""
+    path = Path(platformdirs.user_data_dir("tka", appauthor=False)) / "tka.db"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{path}"
+
+
+def _is_transient(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, OperationalError) and ("database is locked" in text or "busy" in text)
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = sa.engine.make_url(url)
+        self.kind = "postgresql" if self.url.get_backend_name().startswith("postgres") else "sqlite"
+        self.engine = self._make_engine()
+
+    # -- engine -------------------------------------------------------------------------------
+    def _make_engine(self) -> Engine:
+        if self.kind == "postgresql":
+            url = self.url.set(drivername="postgresql+psycopg")
+            return sa.create_engine(
+                url, pool_pre_ping=True, pool_size=8, max_overflow=8,
+                connect_args={"connect_timeout": 3, "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"},
+            )
+        if self.url.database and self.url.database != ":memory:":
+            Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            self.url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+        )
+
+        @sa_event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (pysqlite's is broken)
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @sa_event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("tka_write") else "BEGIN")
+
+        return engine
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+    # -- transactions -------------------------------------------------------------------------
+    @retry(retry=retry_if_exception(_is_transient), stop=stop_after_attempt(5),
+           wait=wait_random_exponential(multiplier=0.02, max=0.5), reraise=True)
+    def _begin(self, write: bool) -> tuple[Connection, Any]:
+        conn = self.engine.connect()
+        try:
+            conn.info["tka_write"] = write
+            tx = conn.begin()
+            if write and self.kind == "postgresql":
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": PG_WRITE_LOCK})
+            return conn, tx
+        except BaseException:
+            conn.close()
+            raise
+
+    @contextmanager
+    def write(self) -> Iterator["UnitOfWork"]:
+        """One serialized read-write transaction; commits on success, rolls back on error."""
+        try:
+            conn, tx = self._begin(True)
+        except DBAPIError as exc:
+            raise StoreUnavailable(_describe(exc)) from exc
+        try:
+            with conn:
+                uow = UnitOfWork(conn, self)
+                try:
+                    yield uow
+                    tx.commit()
+                except BaseException:
+                    if tx.is_active:
+                        tx.rollback()
+                    raise
+        except DBAPIError as exc:
+            raise StoreUnavailable(_describe(exc)) from exc
+
+    @contextmanager
+    def read(self) -> Iterator["UnitOfWork"]:
+        try:
+            conn, tx = self._begin(False)
+        except DBAPIError as exc:
+            raise StoreUnavailable(_describe(exc)) from exc
+        try:
+            with conn:
+                try:
+                    yield UnitOfWork(conn, self)
+                finally:
+                    if tx.is_active:
+                        tx.rollback()
+        except DBAPIError as exc:
+            raise StoreUnavailable(_describe(exc)) from exc
+
+    # -- schema -------------------------------------------------------------------------------
+    def migrate(self, target: int | None = None) -> int:
+        """Bring the schema to ``target`` (default: latest). Safe to run from several processes."""
+        target = t.LATEST if target is None else target
+        with self.write() as uow:
+            conn = uow.conn
+            if not sa.inspect(conn).has_table("schema_version"):
+                t.schema_version.create(conn)
+                conn.execute(t.schema_version.insert().values(version=0))
+            current = conn.execute(sa.select(t.schema_version.c.version)).scalar_one()
+            for version in range(current + 1, target + 1):
+                t.MIGRATIONS[version - 1](conn)
+                conn.execute(t.schema_version.update().values(version=version))
+            return max(current, target)
+
+    def schema_version(self) -> int:
+        with self.read() as uow:
+            return uow.conn.execute(sa.select(t.schema_version.c.version)).scalar_one()
+
+    def ping(self) -> float:
+        """Round-trip a trivial query; returns the latency in milliseconds."""
+        start = time.perf_counter()
+        with self.read() as uow:
+            uow.conn.execute(sa.text("SELECT 1"))
+        return (time.perf_counter() - start) * 1000
+
+
+def _describe(exc: DBAPIError) -> str:
+    orig = getattr(exc, "orig", None)
+    return f"{type(orig).__name__ if orig else type(exc).__name__}: {str(orig or exc).splitlines()[0]}"
+
+
+class UnitOfWork:
+    """Queries and writes inside one transaction. Implements ``app.core.commands.History``."""
+
+    def __init__(self, conn: Connection, store: Store) -> None:
+        self.conn = conn
+        self.store = store
+
+    # -- sequences ----------------------------------------------------------------------------
+    def load_sequence_row(self, sequence_id: str) -> sa.Row | None:
+        return self.conn.execute(sa.select(t.sequences).where(t.sequences.c.id == sequence_id)).first()
+
+    def insert_sequence(self, sequence_id: str, name: str, data: dict[str, Any], version: int,
+                        created_at: str) -> None:
+        order = self.conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.sequences.c.created_order), 0))).scalar_one()
+        self.conn.execute(t.sequences.insert().values(
+            id=sequence_id, name=name, data=data, version=version, deleted=False,
+            created_at=created_at, updated_at=created_at, created_order=order + 1))
+
+    def update_sequence(self, sequence_id: str, *, name: str, data: dict[str, Any], version: int,
+                        deleted: bool, updated_at: str) -> None:
+        self.conn.execute(t.sequences.update().where(t.sequences.c.id == sequence_id).values(
+            name=name, data=data, version=version, deleted=deleted, updated_at=updated_at))
+
+    def list_sequences(self, offset: int, limit: int) -> tuple[list[sa.Row], int]:
+        live = t.sequences.c.deleted == sa.false()
+        total = self.conn.execute(sa.select(sa.func.count()).select_from(t.sequences).where(live)).scalar_one()
+        rows = self.conn.execute(
+            sa.select(t.sequences).where(live).order_by(t.sequences.c.created_order)
+            .offset(offset).limit(limit)).all()
+        return list(rows), total
+
+    # -- History protocol ---------------------------------------------------------------------
+    def add_entry(self, entry: HistoryEntry) -> None:
+        self.conn.execute(t.command_history.insert().values(**_entry_values(entry)))
+
+    def update_entry(self, entry: HistoryEntry) -> None:
+        values = _entry_values(entry)
+        if entry.state is CommandState.UNDONE:
+            top = self.conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.command_history.c.undone_order), 0))).scalar_one()
+            values["undone_order"] = top + 1
+        else:
+            values["undone_order"] = None
+        self.conn.execute(t.command_history.update()
+                          .where(t.command_history.c.command_id == entry.command_id).values(**values))
+
+    def latest(self, state: CommandState, sequence_id: str | None) -> HistoryEntry | None:
+        h = t.command_history
+        query = sa.select(h).where(h.c.state == state.value)
+        if sequence_id is not None:
+            query = query.where(h.c.sequence_id == sequence_id)
+        order = h.c.undone_order.desc() if state is CommandState.UNDONE else h.c.seq.desc()
+        row = self.conn.execute(query.order_by(order).limit(1)).first()
+        return _entry_from_row(row) if row else None
+
+    def discard_redo(self, sequence_id: str) -> None:
+        h = t.command_history
+        self.conn.execute(h.update().where(h.c.sequence_id == sequence_id, h.c.state == CommandState.UNDONE.value)
+                          .values(state=CommandState.DISCARDED.value, undone_order=None))
+
+    def sequence_version(self, sequence_id: str) -> tuple[int | None, bool]:
+        row = self.conn.execute(sa.select(t.sequences.c.version, t.sequences.c.deleted)
+                                .where(t.sequences.c.id == sequence_id)).first()
+        return (None, False) if row is None else (row.version, not row.deleted)
+
+    def write_snapshot(self, sequence_id: str, snapshot: Snapshot, version: int) -> None:
+        now = utc_now()
+        row = self.load_sequence_row(sequence_id)
+        if snapshot is None:
+            if row is not None:
+                self.update_sequence(sequence_id, name=row.name, data=row.data, version=version,
+                                     deleted=True, updated_at=now)
+            return
+        data = dict(snapshot)
+        if row is None:
+            self.insert_sequence(sequence_id, data["name"], data, version, data.get("created_at") or now)
+        else:
+            self.update_sequence(sequence_id, name=data["name"], data=data, version=version,
+                                 deleted=False, updated_at=now)
+
+    def history(self, limit: int, sequence_id: str | None = None) -> list[HistoryEntry]:
+        h = t.command_history
+        query = sa.select(h).where(h.c.state != CommandState.DISCARDED.value)
+        if sequence_id is not None:
+            query = query.where(h.c.sequence_id == sequence_id)
+        rows = self.conn.execute(query.order_by(h.c.seq.desc()).limit(limit)).all()
+        return [_entry_from_row(r) for r in rows]
+
+    # -- events -------------------------------------------------------------------------------
+    def append_events(self, events: list[Event]) -> list[Event]:
+        stored = []
+        for ev in events:
+            result = self.conn.execute(t.events.insert().values(
+                event_type=ev.event_type, sequence_id=ev.sequence_id, command_id=ev.command_id,
+                request_id=ev.request_id, uuid=ev.uuid, timestamp=ev.timestamp, data=dict(ev.data)))
+            stored.append(ev.stored_as(result.inserted_primary_key[0]))
+        return stored
+
+    def events_since(self, after_id: int, limit: int = 1000) -> list[Event]:
+        rows = self.conn.execute(sa.select(t.events).where(t.events.c.event_id > after_id)
+                                 .order_by(t.events.c.event_id).limit(limit)).all()
+        return [Event(event_type=r.event_type, data=r.data, sequence_id=r.sequence_id,
+                      command_id=r.command_id, request_id=r.request_id, event_id=r.event_id,
+                      uuid=r.uuid, timestamp=r.timestamp) for r in rows]
+
+    def last_event_id(self) -> int:
+        return self.conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.events.c.event_id), 0))).scalar_one()
+
+    # -- settings -----------------------------------------------------------------------------
+    def get_setting(self, key: str) -> str | None:
+        return self.conn.execute(sa.select(t.settings.c.value).where(t.settings.c.key == key)).scalar_one_or_none()
+
+    def set_setting(self, key: str, value: str | None) -> None:
+        if self.conn.execute(t.settings.update().where(t.settings.c.key == key).values(value=value)).rowcount == 0:
+            self.conn.execute(t.settings.insert().values(key=key, value=value))
+
+    # -- idempotency records ------------------------------------------------------------------
+    def get_idempotency(self, key: str) -> sa.Row | None:
+        return self.conn.execute(sa.select(t.idempotency).where(t.idempotency.c.key == key)).first()
+
+    def claim_idempotency(self, key: str, fingerprint: str, ttl: float) -> None:
+        now = time.time()
+        self.conn.execute(t.idempotency.delete().where(t.idempotency.c.key == key))
+        self.conn.execute(t.idempotency.insert().values(
+            key=key, fingerprint=fingerprint, state="in_flight", created_at=now, expires_at=now + ttl))
+
+    def complete_idempotency(self, key: str, status_code: int, headers: dict[str, str], body: str) -> None:
+        self.conn.execute(t.idempotency.update().where(t.idempotency.c.key == key).values(
+            state="complete", status_code=status_code, headers=headers, body=body))
+
+    def release_idempotency(self, key: str) -> None:
+        self.conn.execute(t.idempotency.delete().where(t.idempotency.c.key == key,
+                                                       t.idempotency.c.state == "in_flight"))
+
+    def purge_idempotency(self) -> int:
+        return self.conn.execute(t.idempotency.delete().where(t.idempotency.c.expires_at < time.time())).rowcount
+
+
+def _entry_values(entry: HistoryEntry) -> dict[str, Any]:
+    return {
+        "command_id": entry.command_id, "kind": entry.kind, "description": entry.description[:300],
+        "sequence_id": entry.sequence_id, "state": entry.state.value, "before": entry.before,
+        "after": entry.after, "version_before": entry.version_before,
+        "version_after": entry.version_after, "version_undone": entry.version_undone,
+        "created_at": entry.created_at,
+    }
+
+
+def _entry_from_row(row: sa.Row) -> HistoryEntry:
+    return HistoryEntry(
+        command_id=row.command_id, kind=row.kind, description=row.description,
+        sequence_id=row.sequence_id, before=row.before, after=row.after,
+        version_before=row.version_before, version_after=row.version_after,
+        created_at=row.created_at, state=CommandState(row.state), version_undone=row.version_undone,
+    )
+
+
+def database_url_from_env() -> str:
+    return os.environ.get("TKA_DATABASE_URL") or default_database_url()

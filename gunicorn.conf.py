@@ -1,0 +1,21 @@
+"""For deployments that run gunicorn directly: ``gunicorn -c gunicorn.conf.py app.wsgi:application``.
+
+Settings come from TKA_* environment variables (see app/settings.py); ``tka serve`` is the same
+server with flags.
+"""
+
+from app.settings import Settings
+from app.cli import gunicorn_options
+
+_settings = Settings.from_env()
+_settings.check()
+globals().update(gunicorn_options(_settings))
+
+
+def on_starting(server):  # noqa: ANN001 - gunicorn hook: migrate once, before workers fork
+    from app.store import Store
+    from app.store.sql import default_database_url
+
+    store = Store(_settings.database_url or default_database_url())
+    store.migrate()
+    store.dispose()
