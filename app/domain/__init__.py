@@ -1,0 +1,40 @@
+"""The Kinetic Alphabet as pure Python: positions, motions, letters, beats and sequences.
+
+No I/O and no framework imports: services and the API build on these values and rules.
+"""
+
+from .enums import (
+    FLOAT_TURNS, VALID_TURNS, Direction, Family, GridMode, HandPath, Location, LetterType, MotionType,
+    Orientation, RotationDirection, Timing,
+)
+from .errors import (
+    Discontinuity, DomainError, InvalidMotion, InvalidPosition, InvalidValue, NoLetterFits, UnknownLetter,
+)
+from .generator import generate_beats, turn_choices
+from .letters import (
+    LETTERS, LetterInfo, LetterSpec, identify, letter_type_of, motion_pairs_for, motion_pairs_from,
+)
+from .models import (
+    BeatData, SequenceData, beat_from_motions, blank_beat, collapse_word, normalize_beats, rotate_beat,
+    start_position_beat, validate_name,
+)
+from .motions import (
+    MotionData, candidate_motions, end_orientation, make_motion, rotate_motion, validate_motion,
+)
+from .positions import (
+    ALL_POSITIONS, family_of, grid_mode_of, grid_mode_of_location, handpath, locations_of, position_of,
+    rotate_location, rotate_position,
+)
+
+__all__ = [
+    "ALL_POSITIONS", "FLOAT_TURNS", "LETTERS", "VALID_TURNS",
+    "BeatData", "Direction", "Discontinuity", "DomainError", "Family", "GridMode", "HandPath",
+    "InvalidMotion", "InvalidPosition", "InvalidValue", "LetterInfo", "LetterSpec", "LetterType",
+    "Location", "MotionData", "MotionType", "NoLetterFits", "Orientation", "RotationDirection",
+    "SequenceData", "Timing", "UnknownLetter",
+    "beat_from_motions", "blank_beat", "candidate_motions", "collapse_word", "end_orientation",
+    "family_of", "generate_beats", "grid_mode_of", "grid_mode_of_location", "handpath", "identify",
+    "letter_type_of", "locations_of", "make_motion", "motion_pairs_for", "motion_pairs_from",
+    "normalize_beats", "position_of", "rotate_beat", "rotate_location", "rotate_motion",
+    "rotate_position", "start_position_beat", "turn_choices", "validate_motion", "validate_name",
+]
