@@ -1,0 +1,92 @@
+"""The HTTP edge: Connexion routes each openapi.yaml operation to a thin handler."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from pathlib import Path
+
+import connexion
+import flask
+import werkzeug.exceptions
+from connexion.exceptions import ProblemException
+from connexion.resolver import Resolver
+from swagger_ui_bundle import swagger_ui_path
+
+from app.api import security
+from app.api.problems import handle_exception
+from app.api.validation import VALIDATOR_MAP
+from app.core.container import Container
+from app.services.sequences import SequenceManagementService
+
+SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+class SnakeCaseResolver(Resolver):
+    """operationId ``getSequence`` -> ``<x-openapi-router-controller>.get_sequence``."""
+
+    def resolve_operation_id(self, operation: object) -> str:
+        controller = operation.router_controller  # type: ignore[attr-defined]
+        name = re.sub(r"(?<!^)(?=[A-Z])", "_", operation.operation_id).lower()  # type: ignore[attr-defined]
+        return f"{controller}.{name}"
+
+
+def create_app(container: Container, *, edge: security.EdgeConfig | None = None,
+               validate_responses: bool = False) -> flask.Flask:
+    """Build the WSGI app. Response validation is for tests; ``tka serve`` leaves it off."""
+    # Bearer auth is enforced by app.api.security, because it depends on whether the server was
+    # started with a token; Connexion's per-operation check cannot express that and warns about it.
+    logging.getLogger("connexion.operations.secure").setLevel(logging.ERROR)
+    # Swagger UI is served below rather than by Connexion: with an empty base path Connexion 2's
+    # UI page fails to build its own spec URL.
+    cx = connexion.FlaskApp(__name__, specification_dir=str(SPEC.parent), options={
+        "swagger_ui": False, "serve_spec": True, "openapi_spec_path": "/api/openapi.json"})
+    cx.add_api(SPEC.name, strict_validation=True, validate_responses=validate_responses,
+               validator_map=VALIDATOR_MAP, resolver=SnakeCaseResolver(), pythonic_params=False)
+    app = cx.app
+    app.extensions["tka.container"] = container
+    app.extensions["tka.sequences"] = container.resolve(SequenceManagementService)
+    app.extensions["tka.started"] = time.time()
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    security.install(app, edge or security.EdgeConfig())
+    # Replace Connexion's handlers so every error, its own included, has our problem shape.
+    for code in werkzeug.exceptions.default_exceptions:
+        app.register_error_handler(code, handle_exception)
+    app.register_error_handler(ProblemException, handle_exception)
+    app.register_error_handler(Exception, handle_exception)
+
+    @app.get("/api/docs")
+    @app.get("/api/docs/")
+    def swagger_ui() -> flask.Response:
+        if not flask.request.path.endswith("/"):
+            return flask.redirect("/api/docs/")
+        page = (Path(swagger_ui_path) / "index.j2").read_text()
+        return flask.Response(flask.render_template_string(page, openapi_spec_url="/api/openapi.json"),
+                              mimetype="text/html")
+
+    @app.get("/api/docs/<path:name>")
+    def swagger_ui_asset(name: str) -> flask.Response:
+        return flask.send_from_directory(swagger_ui_path, name, max_age=86400)
+
+    @app.get("/api/redoc")
+    def redoc() -> flask.Response:
+        return flask.Response(_REDOC_PAGE, mimetype="text/html")
+
+    @app.get("/api/static/<path:name>")
+    def static_asset(name: str) -> flask.Response:
+        return flask.send_from_directory(STATIC, name, max_age=86400)
+
+    @app.get("/")
+    def index() -> flask.Response:
+        return flask.redirect("/api/docs/")
+
+    return app
+
+
+_REDOC_PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>TKA API - ReDoc</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><redoc spec-url="/api/openapi.json"></redoc>
+<script src="/api/static/redoc/redoc.standalone.js"></script></body></html>"""

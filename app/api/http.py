@@ -1,0 +1,135 @@
+"""Response helpers shared by the handlers: the brief's envelope, ETags, commands, idempotency."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+from typing import Any, Callable
+
+import flask
+
+from app.api.problems import ApiProblem
+from app.api.serializers import sequence_out
+from app.core import context
+from app.core.events import utc_now
+from app.domain.models import SequenceData
+from app.services.sequences import CommandOutcome, SequenceManagementService
+
+IDEMPOTENCY_TTL = 24 * 3600.0
+IDEMPOTENCY_LEASE = 60.0  # an in-flight claim older than this belongs to a crashed request
+_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+
+
+def service() -> SequenceManagementService:
+    return flask.current_app.extensions["tka.sequences"]
+
+
+def envelope(data: Any, message: str = "", **extra: Any) -> dict[str, Any]:
+    return {"success": True, "message": message, "data": data, "timestamp": utc_now(), **extra}
+
+
+def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> flask.Response:
+    response = flask.Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), status=status,
+                              mimetype="application/json")
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def etag(seq: SequenceData) -> str:
+    return f'"{seq.version}"'
+
+
+def sequence_response(seq: SequenceData | None, message: str = "") -> flask.Response:
+    headers = {"ETag": etag(seq)} if seq is not None else {}
+    return json_response(envelope(sequence_out(seq), message), headers=headers)
+
+
+def expected_version() -> int | None:
+    """The version an ``If-Match`` header asks for; None when absent or ``*``."""
+    raw = flask.request.headers.get("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    match = _ETAG.match(raw)
+    if not match:
+        # An entity tag that cannot be one of ours can never match: RFC 9110 says 412.
+        raise ApiProblem(412, "precondition_failed", f"If-Match {raw!r} matches no version of this sequence")
+    return int(match.group(1))
+
+
+def _render(outcome: CommandOutcome, status: int) -> tuple[int, dict[str, str], str]:
+    body = envelope(sequence_out(outcome.sequence), outcome.description, command_id=outcome.command_id,
+                    can_undo=outcome.can_undo, can_redo=outcome.can_redo,
+                    undo_description=outcome.undo_description, redo_description=outcome.redo_description)
+    headers: dict[str, str] = {}
+    if outcome.sequence is not None:
+        headers["ETag"] = etag(outcome.sequence)
+        if status == 201:
+            headers["Location"] = f"/api/sequences/{outcome.sequence.id}"
+    return status, headers, json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
+def _to_response(status: int, headers: dict[str, str], body: str) -> flask.Response:
+    response = flask.Response(body, status=status, mimetype="application/json")
+    for name, value in headers.items():
+        response.headers[name] = value
+    return response
+
+
+def run_command(call: Callable[[], CommandOutcome], *, status: int = 200) -> flask.Response:
+    """Run a service command; with an ``Idempotency-Key`` make it safe to repeat.
+
+    The key's record is claimed before the command runs and completed in the command's own
+    transaction, so a command is acknowledged and remembered together or not at all.
+    """
+    key = flask.request.headers.get("Idempotency-Key")
+    if key is None:
+        return _to_response(*_render(call(), status))
+    scope = f"{flask.request.method} {flask.request.path} {key}"
+    body = flask.request.get_data() or b""
+    try:
+        canonical = json.dumps(json.loads(body), sort_keys=True).encode() if body.strip() else b""
+    except ValueError:
+        canonical = body
+    fingerprint = hashlib.sha256(canonical).hexdigest()
+    store = service().store
+    now = time.time()
+    with store.write() as uow:
+        record = uow.get_idempotency(scope)
+        if record is not None and record.expires_at > now:
+            if record.fingerprint != fingerprint:
+                raise ApiProblem(422, "idempotency_key_reused",
+                                 "this Idempotency-Key was used with a different request body")
+            if record.state == "complete":
+                response = _to_response(record.status_code, dict(record.headers or {}), record.body)
+                response.headers["Idempotent-Replayed"] = "true"
+                flask.g.idempotent_replay = True
+                return response
+            if now - record.created_at < IDEMPOTENCY_LEASE:
+                raise ApiProblem(409, "idempotency_key_in_flight",
+                                 "a request with this Idempotency-Key is still being processed; retry later",
+                                 headers={"Retry-After": "1"})
+        uow.claim_idempotency(scope, fingerprint, IDEMPOTENCY_TTL)
+    rendered: list[tuple[int, dict[str, str], str]] = []
+
+    def render(outcome: CommandOutcome) -> tuple[int, dict[str, str], str]:
+        rendered.append(_render(outcome, status))
+        return rendered[-1]
+
+    token = context.set_current(context.RequestContext(
+        request_id=context.current().request_id, idempotent=context.IdempotentCall(scope, render)))
+    try:
+        outcome = call()
+    except BaseException:
+        try:
+            with store.write() as uow:
+                uow.release_idempotency(scope)
+        except Exception:  # the claim expires by its lease; the original error matters more
+            pass
+        raise
+    finally:
+        context.reset(token)
+    # The very bytes stored for replays, so a retry sees exactly what the first call saw.
+    return _to_response(*(rendered[-1] if rendered else _render(outcome, status)))

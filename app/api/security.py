@@ -1,0 +1,100 @@
+"""The HTTP edge's guards: request ids, timing, auth, Host/Origin checks, CORS, body size.
+
+A desktop API on localhost is reachable from any web page the user opens, so: the Host header
+must name this machine (DNS-rebinding defence), a browser Origin must be the server's own or on
+the allowlist, CORS answers only allowlisted origins (never ``*``), and bodies are capped.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import flask
+
+from app.api.problems import ApiProblem
+from app.core import context
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
+EXPOSED = "ETag, Location, X-Request-ID, X-Process-Time, Idempotent-Replayed, Retry-After"
+ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-ID"
+ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+
+
+@dataclass(frozen=True)
+class EdgeConfig:
+    token: str | None = None
+    cors_origins: tuple[str, ...] = ()
+    allowed_hosts: frozenset[str] = field(default_factory=lambda: frozenset(LOOPBACK_HOSTS))
+    max_body_bytes: int = 1 << 20
+
+
+def _host_name(host_header: str) -> str:
+    host = host_header.strip().lower()
+    if host.startswith("["):
+        return host[: host.find("]") + 1]
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+def install(app: flask.Flask, config: EdgeConfig) -> None:
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+
+    @app.before_request
+    def _begin() -> flask.Response | None:
+        flask.g.started = time.perf_counter()
+        given = flask.request.headers.get("X-Request-ID", "")
+        flask.g.request_id = given if _REQUEST_ID.match(given) else str(uuid.uuid4())
+        flask.g.ctx_token = context.set_current(context.RequestContext(request_id=flask.g.request_id))
+
+        host = _host_name(flask.request.host or "")
+        if config.allowed_hosts and "*" not in config.allowed_hosts and host not in config.allowed_hosts:
+            raise ApiProblem(403, "host_not_allowed", f"Host {host!r} is not served here")
+        origin = flask.request.headers.get("Origin")
+        if origin and origin != flask.request.host_url.rstrip("/") and origin not in config.cors_origins:
+            raise ApiProblem(403, "origin_not_allowed",
+                             f"Origin {origin!r} is not allowed; start the server with --cors-origin {origin}")
+        if flask.request.method == "OPTIONS" and origin and flask.request.headers.get("Access-Control-Request-Method"):
+            return flask.Response(status=204)  # CORS preflight; headers added in _finish
+        length = flask.request.content_length
+        if length is not None and length > config.max_body_bytes:
+            raise ApiProblem(413, "payload_too_large", f"request bodies are limited to {config.max_body_bytes} bytes")
+        path = flask.request.path
+        if config.token and path.startswith("/api") and not path.startswith(("/api/docs", "/api/redoc",
+                                                                             "/api/openapi.json")):
+            auth = flask.request.headers.get("Authorization", "")
+            scheme, _, presented = auth.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), config.token.encode()):
+                raise ApiProblem(401, "unauthorized", "a valid 'Authorization: Bearer <token>' header is required",
+                                 headers={"WWW-Authenticate": 'Bearer realm="tka"'})
+        return None
+
+    @app.after_request
+    def _finish(response: flask.Response) -> flask.Response:
+        response.headers["X-Request-ID"] = flask.g.get("request_id", "")
+        started = flask.g.get("started")
+        if started is not None:
+            response.headers["X-Process-Time"] = f"{time.perf_counter() - started:.6f}"
+        origin = flask.request.headers.get("Origin")
+        if origin and origin in config.cors_origins:
+            response.headers["Access-Control-Allow-Origin"] = origin
+            response.headers["Access-Control-Allow-Credentials"] = "true"
+            response.headers["Access-Control-Expose-Headers"] = EXPOSED
+            response.headers.add("Vary", "Origin")
+            if flask.request.method == "OPTIONS":
+                response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
+                response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+                response.headers["Access-Control-Max-Age"] = "600"
+        return response
+
+    @app.teardown_request
+    def _reset(_exc: BaseException | None) -> None:
+        token = flask.g.pop("ctx_token", None)
+        if token is not None:
+            try:
+                context.reset(token)
+            except ValueError:  # set in another context (streamed responses); harmless
+                pass

@@ -1,0 +1,82 @@
+"""``tka``: serve the API (gunicorn through its Python API, from any working directory)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from app import __version__
+from app.settings import Settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from gunicorn.app.base import BaseApplication
+
+    from app.store import Store
+    from app.store.sql import default_database_url
+    from app.wsgi import build
+
+    settings = Settings.from_env(host=args.host, port=args.port, workers=args.workers, threads=args.threads,
+                                 database_url=args.database, token=args.token,
+                                 cors_origins=tuple(args.cors_origin) if args.cors_origin else None)
+    settings.check()
+    url = settings.database_url or default_database_url()
+    settings = Settings(**{**settings.__dict__, "database_url": url})
+    store = Store(url)
+    version = store.migrate()  # once, before the workers fork
+    store.dispose()
+    logging.getLogger("tka").info("schema at version %s on %s", version, store.kind)
+
+    class Server(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            for key, value in gunicorn_options(settings).items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Any:
+            return build(settings)
+
+    print(f"tka {__version__} serving http://{settings.host}:{settings.port} "
+          f"({settings.workers} workers, {store.kind})", file=sys.stderr, flush=True)
+    Server().run()
+    return 0
+
+
+def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    host = f"[{settings.host}]" if ":" in settings.host else settings.host
+    return {
+        "bind": f"{host}:{settings.port}",
+        "workers": settings.workers,
+        "worker_class": "gthread",
+        "threads": settings.threads,
+        "graceful_timeout": settings.graceful_timeout,
+        "timeout": 30,
+        "keepalive": 5,
+        "accesslog": None,
+        "errorlog": "-",
+        "loglevel": "info",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tka", description="TKA control API")
+    parser.add_argument("--version", action="version", version=f"tka {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the HTTP + WebSocket API server")
+    serve.add_argument("--host", help="bind address (default 127.0.0.1; others need --token)")
+    serve.add_argument("--port", type=int, help="port (default 8000)")
+    serve.add_argument("--workers", type=int, help="gunicorn worker processes (default 2)")
+    serve.add_argument("--threads", type=int, help="threads per worker (default 32)")
+    serve.add_argument("--database", help="SQLAlchemy URL: sqlite:///path or postgresql://... "
+                                          "(default: SQLite in the per-user data dir)")
+    serve.add_argument("--token", help="require 'Authorization: Bearer TOKEN' on /api (or TKA_API_TOKEN)")
+    serve.add_argument("--cors-origin", action="append", help="allow this browser origin (repeatable)")
+    serve.set_defaults(func=_serve)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,20 @@
+"""WSGI entry point for servers started outside ``tka serve`` (``gunicorn -c gunicorn.conf.py``)."""
+
+from __future__ import annotations
+
+from app.api import create_app
+from app.bootstrap import bootstrap
+from app.settings import Settings
+from app.store.sql import default_database_url
+
+
+def build(settings: Settings | None = None, *, migrate: bool = False):  # noqa: ANN201 - a Flask app
+    settings = settings or Settings.from_env()
+    container = bootstrap(settings.database_url or default_database_url(), migrate=migrate)
+    return create_app(container, edge=settings.edge(), validate_responses=settings.validate_responses)
+
+
+def __getattr__(name: str):  # noqa: ANN202 - lazy, so importing this module builds nothing
+    if name == "application":
+        return build()
+    raise AttributeError(name)
