@@ -56,6 +56,9 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "accesslog": None,
         "errorlog": "-",
         "loglevel": "info",
+        # One control socket per user by default: several servers (tests, a desktop app and a
+        # script) would fight over it, and nothing here uses gunicornc.
+        "control_socket_disable": True,
     }
 
 
