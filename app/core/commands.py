@@ -103,6 +103,7 @@ class CommandProcessor:
         history.write_snapshot(entry.sequence_id, entry.before, new_version)
         done = replace(entry, state=CommandState.UNDONE, version_undone=new_version)
         history.update_entry(done)
+        self._retag(history, entry.sequence_id, new_version)
         return Reverted(done, entry.before, new_version)
 
     def redo(self, history: History, sequence_id: str | None = None) -> Reverted:
@@ -116,7 +117,20 @@ class CommandProcessor:
         history.write_snapshot(entry.sequence_id, entry.after, new_version)
         redone = replace(entry, state=CommandState.DONE, version_after=new_version, version_undone=None)
         history.update_entry(redone)
+        self._retag(history, entry.sequence_id, new_version)
         return Reverted(redone, entry.after, new_version)
+
+    @staticmethod
+    def _retag(history: History, sequence_id: str, version: int) -> None:
+        """Undo and redo write a new version of a state an older entry produced: hand that version
+        to the entries now on top of the sequence's undo and redo stacks, so their own checks
+        (``version_after`` / ``version_undone``) keep meaning "nothing changed since"."""
+        top_done = history.latest(CommandState.DONE, sequence_id)
+        if top_done is not None and top_done.version_after != version:
+            history.update_entry(replace(top_done, version_after=version))
+        top_undone = history.latest(CommandState.UNDONE, sequence_id)
+        if top_undone is not None and top_undone.version_undone != version:
+            history.update_entry(replace(top_undone, version_undone=version))
 
     @staticmethod
     def undo_description(history: History, sequence_id: str | None = None) -> str | None:

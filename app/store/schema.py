@@ -45,6 +45,7 @@ command_history = sa.Table(
     sa.Column("version_undone", sa.Integer, nullable=True),
     sa.Column("undone_order", sa.Integer, nullable=True),
     sa.Column("created_at", sa.String(32), nullable=False),
+    sa.Column("done_order", sa.Integer, nullable=True),  # v3: global undo = most recently done/redone
 )
 
 events = sa.Table(
@@ -78,9 +79,18 @@ idempotency = sa.Table(
 )
 
 
+# Columns that later migrations add; earlier migrations must create their tables without them.
+ADDED_LATER = {("command_history", "done_order")}
+
+
+def _create_as_of_v1(conn: Connection, table: sa.Table) -> None:
+    columns = [c._copy() for c in table.columns if (table.name, c.name) not in ADDED_LATER]
+    sa.Table(table.name, sa.MetaData(), *columns).create(conn)
+
+
 def _v1(conn: Connection) -> None:
     for table in (sequences, command_history, events, settings):
-        table.create(conn)
+        _create_as_of_v1(conn, table)
 
 
 def _v2(conn: Connection) -> None:
@@ -89,5 +99,11 @@ def _v2(conn: Connection) -> None:
     conn.execute(sa.text("CREATE INDEX ix_events_sequence_id ON events (sequence_id)"))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
+def _v3(conn: Connection) -> None:
+    # Global undo acts on the most recently done or redone command, not the oldest-numbered one.
+    conn.execute(sa.text("ALTER TABLE command_history ADD COLUMN done_order INTEGER"))
+    conn.execute(sa.text("UPDATE command_history SET done_order = seq WHERE state = 'done'"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 LATEST = len(MIGRATIONS)

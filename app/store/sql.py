@@ -198,16 +198,23 @@ class UnitOfWork:
         return list(rows), total
 
     # -- History protocol ---------------------------------------------------------------------
+    def _next(self, column: sa.Column) -> int:
+        return self.conn.execute(sa.select(sa.func.coalesce(sa.func.max(column), 0))).scalar_one() + 1
+
     def add_entry(self, entry: HistoryEntry) -> None:
-        self.conn.execute(t.command_history.insert().values(**_entry_values(entry)))
+        self.conn.execute(t.command_history.insert().values(
+            **_entry_values(entry), done_order=self._next(t.command_history.c.done_order)))
 
     def update_entry(self, entry: HistoryEntry) -> None:
+        h = t.command_history
         values = _entry_values(entry)
-        if entry.state is CommandState.UNDONE:
-            top = self.conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.command_history.c.undone_order), 0))).scalar_one()
-            values["undone_order"] = top + 1
-        else:
-            values["undone_order"] = None
+        was = self.conn.execute(sa.select(h.c.state).where(h.c.command_id == entry.command_id)).scalar_one()
+        if entry.state is CommandState.UNDONE and was != CommandState.UNDONE.value:
+            # Redo order is undo order reversed: the most recently undone is redone first.
+            values.update(undone_order=self._next(h.c.undone_order), done_order=None)
+        elif entry.state is CommandState.DONE and was != CommandState.DONE.value:
+            # A redone command is the most recent thing done: a global undo takes it back first.
+            values.update(done_order=self._next(h.c.done_order), undone_order=None)
         self.conn.execute(t.command_history.update()
                           .where(t.command_history.c.command_id == entry.command_id).values(**values))
 
@@ -216,14 +223,14 @@ class UnitOfWork:
         query = sa.select(h).where(h.c.state == state.value)
         if sequence_id is not None:
             query = query.where(h.c.sequence_id == sequence_id)
-        order = h.c.undone_order.desc() if state is CommandState.UNDONE else h.c.seq.desc()
+        order = h.c.undone_order.desc() if state is CommandState.UNDONE else h.c.done_order.desc()
         row = self.conn.execute(query.order_by(order).limit(1)).first()
         return _entry_from_row(row) if row else None
 
     def discard_redo(self, sequence_id: str) -> None:
         h = t.command_history
         self.conn.execute(h.update().where(h.c.sequence_id == sequence_id, h.c.state == CommandState.UNDONE.value)
-                          .values(state=CommandState.DISCARDED.value, undone_order=None))
+                          .values(state=CommandState.DISCARDED.value, undone_order=None, done_order=None))
 
     def sequence_version(self, sequence_id: str) -> tuple[int | None, bool]:
         row = self.conn.execute(sa.select(t.sequences.c.version, t.sequences.c.deleted)

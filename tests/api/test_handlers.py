@@ -1,0 +1,237 @@
+"""Every endpoint through the real app (Flask test client), responses validated against the spec."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import sqlalchemy as sa
+
+PRO_S_W = {"motion_type": "pro", "start_loc": "s", "end_loc": "w"}
+PRO_N_E = {"motion_type": "pro", "start_loc": "n", "end_loc": "e"}
+
+
+def store_state(service) -> tuple:
+    with service.store.read() as uow:
+        return (uow.conn.execute(sa.text("SELECT id, version, deleted, data FROM sequences ORDER BY id")).all(),
+                uow.conn.execute(sa.text("SELECT command_id, state FROM command_history ORDER BY seq")).all(),
+                uow.last_event_id())
+
+
+def test_status_has_the_briefs_shape(client):
+    body = client.get("/api/status").json
+    assert body["status"] == "running" and body["api_enabled"] is True
+    assert body["store"] == "sqlite" and body["version"] and body["uptime_seconds"] >= 0
+
+
+def test_the_briefs_scenario(client):
+    created = client.post("/api/sequences", json={"name": "API Test Sequence", "length": 4})
+    assert created.status_code == 201
+    seq = created.json["data"]
+    assert seq["length"] == 4 and len(seq["beats"]) == 4
+    assert created.headers["Location"] == f"/api/sequences/{seq['id']}"
+    current = client.get("/api/current-sequence").json
+    assert current["data"]["id"] == seq["id"]
+    undone = client.post("/api/undo")
+    assert undone.status_code == 200 and undone.json["data"] is None
+    assert undone.json["can_redo"] is True
+    assert client.get("/api/current-sequence").json["data"] is None
+    redone = client.post("/api/redo")
+    assert redone.json["data"]["id"] == seq["id"]
+
+
+def test_crud_with_etags(client, make_sequence):
+    seq = make_sequence("Crud")
+    got = client.get(f"/api/sequences/{seq['id']}")
+    assert got.headers["ETag"] == '"1"'
+    renamed = client.put(f"/api/sequences/{seq['id']}", json={"name": "Renamed"}, headers={"If-Match": '"1"'})
+    assert renamed.status_code == 200 and renamed.json["data"]["name"] == "Renamed"
+    assert renamed.headers["ETag"] == '"2"'
+    stale = client.put(f"/api/sequences/{seq['id']}", json={"name": "Lost"}, headers={"If-Match": '"1"'})
+    assert stale.status_code == 412
+    assert stale.content_type == "application/problem+json"
+    assert stale.json["error_code"] == "precondition_failed"
+    assert client.get(f"/api/sequences/{seq['id']}").json["data"]["name"] == "Renamed"
+    deleted = client.delete(f"/api/sequences/{seq['id']}", headers={"If-Match": '"2"'})
+    assert deleted.status_code == 200 and deleted.json["data"]["name"] == "Renamed"
+    gone = client.get(f"/api/sequences/{seq['id']}")
+    assert gone.status_code == 404 and gone.json["error_code"] == "not_found"
+
+
+def test_beats_by_letter_and_by_motions_then_patch_and_delete(client, make_sequence):
+    seq = make_sequence("Beats")
+    by_motions = client.post(f"/api/sequences/{seq['id']}/beats",
+                             json={"beat": {"blue_motion": PRO_S_W, "red_motion": PRO_N_E}})
+    assert by_motions.status_code == 201
+    beat = by_motions.json["data"]["beats"][0]
+    assert beat["letter"] == "A" and beat["timing"] == "split" and beat["direction"] == "same"
+    by_letter = client.post(f"/api/sequences/{seq['id']}/beats", json={"beat": {"letter": "B"}})
+    assert by_letter.json["data"]["word"] == "AB"
+    patched = client.patch(f"/api/sequences/{seq['id']}/beats/2", json={"red_turns": None})
+    assert patched.status_code == 200
+    red = patched.json["data"]["beats"][1]["red_motion"]
+    assert red["motion_type"] == "float" and red["turns"] is None and red["prefloat_motion_type"] == "anti"
+    removed = client.delete(f"/api/sequences/{seq['id']}/beats/2")
+    assert removed.json["data"]["word"] == "A"
+
+
+def test_blank_beats_keep_a_null_letter(client, make_sequence):
+    seq = make_sequence("Blank", length=2)
+    beats = client.get(f"/api/sequences/{seq['id']}").json["data"]["beats"]
+    assert [b["letter"] for b in beats] == [None, None]
+    assert all(b["blue_motion"] is None for b in beats)
+
+
+def test_start_position_and_generate(client, make_sequence):
+    seq = client.post("/api/sequences", json={"name": "NoStart"}).json["data"]
+    assert seq["start_position"] is None and seq["start_position_beat"] is None
+    r = client.put(f"/api/sequences/{seq['id']}/start-position", json={"position": "gamma11"})
+    assert r.json["data"]["start_position"] == "gamma11"
+    assert r.json["data"]["start_position_beat"]["letter"] == "Γ"
+    gen = client.post("/api/sequences/generate", json={"length": 8, "level": 2, "max_turns": 2, "seed": 7})
+    assert gen.status_code == 201 and gen.json["data"]["length"] == 8
+    again = client.post("/api/sequences/generate", json={"length": 8, "level": 2, "max_turns": 2, "seed": 7})
+    assert again.json["data"]["word"] == gen.json["data"]["word"]
+
+
+def test_alphabet(client):
+    letters = client.get("/api/letters").json["data"]
+    assert len(letters) == 47 and letters[0] == {"letter": "A", "letter_type": "Type1"}
+    assert {"letter": "Λ-", "letter_type": "Type5"} in letters
+    positions = client.get("/api/positions").json["data"]
+    assert len(positions) == 32
+    assert {"name": "alpha1", "family": "alpha", "grid_mode": "diamond", "blue_loc": "s", "red_loc": "n"} in positions
+    ident = client.post("/api/pictographs/identify", json={"blue_motion": PRO_S_W, "red_motion": PRO_N_E})
+    assert ident.json["data"] == {"letter": "A", "letter_type": "Type1", "start_position": "alpha1",
+                                  "end_position": "alpha3", "timing": "split", "direction": "same"}
+    mixed = client.post("/api/pictographs/identify", json={
+        "blue_motion": PRO_S_W, "red_motion": {"motion_type": "pro", "start_loc": "ne", "end_loc": "se"}})
+    assert mixed.status_code == 422 and mixed.content_type == "application/problem+json"
+
+
+def test_undo_redo_scopes_and_history(client, make_sequence):
+    a, b = make_sequence("A"), make_sequence("B")
+    client.post(f"/api/sequences/{a['id']}/beats", json={"beat": {"letter": "A"}})
+    client.post(f"/api/sequences/{b['id']}/beats", json={"beat": {"letter": "B"}})
+    scoped = client.post("/api/commands/undo", json={"sequence_id": a["id"]})
+    assert scoped.json["data"]["id"] == a["id"] and scoped.json["data"]["word"] == ""
+    history = client.get(f"/api/commands/history?sequence_id={a['id']}").json
+    assert [e["state"] for e in history["data"]] == ["undone", "done"]
+    assert history["can_undo"] and history["can_redo"]
+    assert client.post("/api/commands/redo", json={"sequence_id": a["id"]}).json["data"]["word"] == "A"
+    for _ in range(4):
+        client.post("/api/undo")
+    nothing = client.post("/api/undo")
+    assert nothing.status_code == 409 and nothing.json["error_code"] == "nothing_to_undo"
+
+
+def test_idempotency_key_replays_and_guards(client, service):
+    headers = {"Idempotency-Key": "create-1"}
+    first = client.post("/api/sequences", json={"name": "Once"}, headers=headers)
+    again = client.post("/api/sequences", json={"name": "Once"}, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json == first.json and again.headers["Location"] == first.headers["Location"]
+    assert client.get("/api/sequences").json["total_items"] == 1
+    other = client.post("/api/sequences", json={"name": "Other"}, headers=headers)
+    assert other.status_code == 422 and other.json["error_code"] == "idempotency_key_reused"
+    # an undo sent twice with one key undoes once
+    client.post("/api/sequences", json={"name": "Two"})
+    u1 = client.post("/api/undo", headers={"Idempotency-Key": "undo-1"})
+    u2 = client.post("/api/undo", headers={"Idempotency-Key": "undo-1"})
+    assert u1.json == u2.json
+    assert client.get("/api/sequences").json["total_items"] == 1
+    # a failed command leaves no record: the same key may be retried once the input is fixed
+    bad = client.post("/api/sequences", json={"name": "x", "start_position": "alpha1", "length": 2,
+                                              "beats": [{"letter": "A"}]}, headers={"Idempotency-Key": "k2"})
+    assert bad.status_code == 422
+    ok = client.post("/api/sequences", json={"name": "x", "start_position": "alpha1", "length": 2,
+                                             "beats": [{"letter": "A"}]}, headers={"Idempotency-Key": "k2"})
+    assert ok.status_code == 422  # same body, same rule: still refused, never stored
+
+
+def test_request_ids_are_echoed_or_generated(client):
+    given = client.get("/api/status", headers={"X-Request-ID": "abc-123"})
+    assert given.headers["X-Request-ID"] == "abc-123"
+    generated = client.get("/api/status")
+    assert len(generated.headers["X-Request-ID"]) == 36
+    assert float(generated.headers["X-Process-Time"]) >= 0
+    problem = client.get("/api/sequences/00000000-0000-4000-8000-000000000000", headers={"X-Request-ID": "r-9"})
+    assert problem.json["request_id"] == "r-9"
+
+
+def test_request_id_reaches_the_events(client, events):
+    client.post("/api/sequences", json={"name": "Traced"}, headers={"X-Request-ID": "trace-1"})
+    assert {e.request_id for e in events} == {"trace-1"}
+
+
+@pytest.mark.parametrize("method, path, kwargs, status, field", [
+    ("post", "/api/sequences", {"data": "{not json", "content_type": "application/json"}, 400, None),
+    ("post", "/api/sequences", {"json": {"name": 5}}, 400, "name"),
+    ("post", "/api/sequences", {"json": {"name": "ok", "colour": "red"}}, 400, "colour"),
+    ("post", "/api/sequences", {"json": {"name": "ok", "length": 65}}, 400, "length"),
+    ("post", "/api/sequences", {"json": {}}, 400, "name"),
+    ("post", "/api/sequences", {"json": {"name": "ok", "start_position": "alpha9"}}, 400, "start_position"),
+    ("post", "/api/sequences", {"data": "name=x", "content_type": "application/x-www-form-urlencoded"}, 415, None),
+    ("post", "/api/sequences", {"data": "x" * (2 << 20), "content_type": "application/json"}, 413, None),
+    ("get", "/api/sequences?page_size=101", {}, 400, "page_size"),
+    ("get", "/api/sequences?colour=red", {}, 400, "colour"),
+    ("get", "/api/sequences/not-a-uuid", {}, 400, "sequence_id"),
+    ("get", "/api/sequences/00000000-0000-4000-8000-000000000000", {}, 404, None),
+    ("patch", "/api/sequences", {"json": {}}, 405, None),
+    ("post", "/api/pictographs/identify", {"json": {"blue_motion": PRO_S_W,
+                                                     "red_motion": {**PRO_N_E, "turns": 0.7}}}, 400, "red_motion.turns"),
+    ("post", "/api/pictographs/identify", {"json": {"blue_motion": PRO_S_W,
+                                                     "red_motion": {**PRO_N_E, "end_loc": "n"}}}, 422, "red_motion"),
+])
+def test_bad_input_gets_a_clear_problem_and_changes_nothing(client, service, make_sequence, method, path, kwargs,
+                                                            status, field):
+    make_sequence("Existing")
+    before = store_state(service)
+    r = getattr(client, method)(path, **kwargs)
+    assert r.status_code == status, r.data
+    assert r.content_type == "application/problem+json"
+    body = r.json
+    assert body["status"] == status and body["error_code"] and body["request_id"] and body["detail"]
+    assert "Traceback" not in r.get_data(as_text=True)
+    if field:
+        assert any(e["field"].startswith(field) for e in body["errors"]), body
+    assert store_state(service) == before
+
+
+def test_bad_beats_are_422_naming_the_field_and_change_nothing(client, service, make_sequence):
+    seq = make_sequence("Rules")
+    before = store_state(service)
+    cases = [
+        ({"blue_motion": {**PRO_S_W, "end_loc": "s"}, "red_motion": PRO_N_E}, "beat.blue_motion"),
+        ({"blue_motion": {"motion_type": "dash", "start_loc": "s", "end_loc": "n", "turns": None},
+          "red_motion": PRO_N_E}, "beat.blue_motion"),
+        ({"letter": "B", "blue_motion": PRO_S_W, "red_motion": PRO_N_E}, "beat.letter"),
+        ({"blue_motion": {"motion_type": "pro", "start_loc": "n", "end_loc": "e"},
+          "red_motion": {"motion_type": "pro", "start_loc": "s", "end_loc": "w"}}, "beat"),
+        ({"letter": "ZZ"}, "beat.letter"),
+    ]
+    for beat, field in cases:
+        r = client.post(f"/api/sequences/{seq['id']}/beats", json={"beat": beat})
+        assert r.status_code == 422, (beat, r.json)
+        assert r.json["errors"][0]["field"].startswith(field), r.json
+    assert client.patch(f"/api/sequences/{seq['id']}/beats/1", json={"blue_turns": 1}).status_code == 422
+    assert store_state(service) == before
+
+
+def test_docs_are_served_offline(client):
+    assert client.get("/api/docs/").status_code == 200
+    assert client.get("/api/docs/swagger-ui-bundle.js").status_code == 200
+    page = client.get("/api/redoc")
+    assert b"redoc.standalone.js" in page.data
+    assert client.get("/api/static/redoc/redoc.standalone.js").status_code == 200
+    spec = client.get("/api/openapi.json").json
+    assert spec["info"]["title"] and "/api/sequences" in spec["paths"]
+
+
+def test_health(client):
+    assert client.get("/health/live").json == {"status": "alive"}
+    ready = client.get("/health/ready")
+    assert ready.status_code == 200
+    health = json.loads(client.get("/health").data)
+    assert health["status"] == "pass" and health["checks"]["store:ping"][0]["status"] == "pass"
