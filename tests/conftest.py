@@ -26,6 +26,22 @@ def db_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'tka.db'}"
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database on each store the product supports."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tka.db'}"
+    from tests import pg
+
+    return pg.server().create_database()
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    from tests import pg
+
+    pg.shutdown()
+
+
 @pytest.fixture
 def container(db_url: str) -> Iterator[Container]:
     c = bootstrap(db_url)

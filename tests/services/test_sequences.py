@@ -255,8 +255,8 @@ def test_an_older_database_opens_with_a_newer_release(db_url):
     with old.write() as uow:
         uow.conn.execute(sa.text(
             "INSERT INTO sequences (id, name, data, version, deleted, created_at, updated_at, created_order) "
-            "VALUES ('00000000-0000-4000-8000-000000000001', 'Old', :data, 3, 0, 't', 't', 1)"),
-            {"data": '{"id": "00000000-0000-4000-8000-000000000001", "name": "Old", "beats": []}'})
+            "VALUES ('00000000-0000-4000-8000-000000000001', 'Old', :data, 3, :deleted, 't', 't', 1)"),
+            {"data": '{"id": "00000000-0000-4000-8000-000000000001", "name": "Old", "beats": []}', "deleted": False})
     old.dispose()
     service = bootstrap(db_url).resolve(SequenceManagementService)
     assert service.store.schema_version() >= 2
