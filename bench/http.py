@@ -1,0 +1,196 @@
+"""Issue 3: tka's HTTP throughput and tail latency against a plain-Flask peer, same run, same load.
+
+Servers: ``tka serve --workers 2`` on a fresh SQLite file and ``gunicorn -w 2 -k gthread
+--threads 16 bench.peer:app``, both on free loopback ports. Load: 2 threads, 16 keep-alive
+connections (wrk, or the Python fallback) on
+
+* ``GET /api/sequences/{id}`` of a 16-beat sequence (``POST /api/sequences/generate
+  {"length": 16, "seed": 1}``; the peer serves the very same document), and
+* ``POST /api/sequences`` with ``{"name": "bench"}``.
+
+Each (endpoint, server) pair is warmed up, then measured ``rounds`` times, alternating which
+server goes first; the ratios use the medians. The load generator shares the 2 cores with the
+server under test, as it does for both servers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Callable
+
+from bench.load import LoadGenerator, Request
+
+ROOT = Path(__file__).resolve().parents[1]
+TARGETS = {"get": 0.6, "post": 0.4}  # tka / peer req/s, from the issue
+POST_BODY = b'{"name": "bench"}'
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_json(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any], int]:
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method,
+                                     headers={"Content-Type": "application/json"} if data else {})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        raw = response.read()
+        return response.status, json.loads(raw), len(raw)
+
+
+class Server:
+    """A server subprocess on a free loopback port, up once ``/health/live`` answers 200."""
+
+    def __init__(self, name: str, argv: Callable[[int], list[str]], log_path: Path,
+                 env: dict[str, str] | None = None) -> None:
+        self.name = name
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = log_path
+        self._log = open(log_path, "w")
+        self.proc = subprocess.Popen(argv(self.port), cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
+                                     env={**os.environ, **(env or {})})
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {self.proc.returncode}: {self.log_tail()}")
+            try:
+                with urllib.request.urlopen(f"{self.url}/health/live", timeout=1) as r:
+                    if r.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"{name} did not start within 60 s: {self.log_tail()}")
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def worker_pids(self) -> list[int]:
+        """The gunicorn workers (children of the arbiter), for profilers."""
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True)
+        return [int(p) for p in out.stdout.split()]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+
+
+def start_tka(tmp: Path, workers: int = 2, extra: list[str] | None = None) -> Server:
+    db = f"sqlite:///{tmp / 'tka.db'}"
+    return Server("tka", lambda port: [sys.executable, "-m", "app.cli", "serve", "--port", str(port),
+                                       "--workers", str(workers), "--database", db, *(extra or [])],
+                  tmp / "tka.log")
+
+
+def start_peer(tmp: Path, sequence: dict[str, Any], workers: int = 2, threads: int = 16) -> Server:
+    path = tmp / "peer-sequence.json"
+    path.write_text(json.dumps(sequence))
+    return Server("peer", lambda port: [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread",
+                                        "--threads", str(threads), "-b", f"127.0.0.1:{port}",
+                                        "--no-control-socket", "--log-level", "warning", "bench.peer:app"],
+                  tmp / "peer.log", env={"TKA_BENCH_PEER_SEQUENCE": str(path)})
+
+
+def sixteen_beat_sequence(tka: Server) -> dict[str, Any]:
+    status, body, _ = http_json("POST", f"{tka.url}/api/sequences/generate", {"length": 16, "seed": 1})
+    if status != 201 or len(body["data"]["beats"]) != 16:
+        raise RuntimeError(f"could not create the 16-beat sequence: {status} {body}")
+    return body["data"]
+
+
+def _median(values: list[float]) -> float:
+    return round(statistics.median(values), 3) if values else float("nan")
+
+
+def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_python: bool = False,
+               timing: tuple[float, int, float] | None = None) -> dict[str, Any]:
+    """``timing`` = (seconds per run, rounds, warm-up seconds) overrides the quick/full defaults."""
+    duration, rounds, warmup = timing or ((2.0, 1, 1.0) if quick else (10.0, 3, 3.0))
+    load = LoadGenerator(prefer_python=prefer_python, log=log)
+    with tempfile.TemporaryDirectory(prefix="tka-bench-http-") as tmp_name:
+        tmp = Path(tmp_name)
+        tka = start_tka(tmp)
+        peer = None
+        try:
+            seq = sixteen_beat_sequence(tka)
+            peer = start_peer(tmp, seq)
+            _, tka_body, tka_bytes = http_json("GET", f"{tka.url}/api/sequences/{seq['id']}")
+            _, peer_body, peer_bytes = http_json("GET", f"{peer.url}/api/sequences/{seq['id']}")
+            if peer_body["data"] != tka_body["data"]:
+                raise RuntimeError("the peer does not serve the same sequence as tka")
+            servers = {"tka": tka, "peer": peer}
+            cases = {
+                "get": (f"/api/sequences/{seq['id']}", Request("GET")),
+                "post": ("/api/sequences", Request("POST", POST_BODY)),
+            }
+            samples: dict[str, dict[str, list[dict[str, Any]]]] = {c: {s: [] for s in servers} for c in cases}
+            for case, (path, request) in cases.items():
+                for name, server in servers.items():
+                    if warmup:
+                        load.run(server.url + path, request, duration=warmup)
+            for r in range(rounds):
+                for case, (path, request) in cases.items():
+                    order = list(servers.items()) if r % 2 == 0 else list(servers.items())[::-1]
+                    for name, server in order:
+                        result = load.run(server.url + path, request, duration=duration)
+                        samples[case][name].append(result)
+                        log(f"  round {r + 1}/{rounds} {case.upper():4} {name:4} {result['rps']:8.1f} req/s "
+                            f"p50 {result['p50_ms']} ms p99 {result['p99_ms']} ms"
+                            + (f"  non-2xx {result['non_2xx']}" if result["non_2xx"] else "")
+                            + (f"  socket errors {result['socket_errors']}" if result["socket_errors"] else ""))
+            for server in servers.values():
+                if server.proc.poll() is not None:
+                    raise RuntimeError(f"{server.name} died during the run: {server.log_tail()}")
+        finally:
+            if peer is not None:
+                peer.stop()
+            tka.stop()
+
+    out: dict[str, Any] = {
+        "load_generator": load.name,
+        "threads": 2, "connections": 16, "duration_s": duration, "rounds": rounds, "warmup_s": warmup,
+        "servers": {"tka": "tka serve --workers 2 (default --threads 32), SQLite file, WAL",
+                    "peer": "gunicorn -w 2 -k gthread --threads 16 bench.peer:app (Flask 3, in memory)"},
+        "get_body_bytes": {"tka": tka_bytes, "peer": peer_bytes},
+    }
+    for case, by_server in samples.items():
+        entry: dict[str, Any] = {}
+        for name, runs in by_server.items():
+            entry[name] = {
+                "rps": _median([x["rps"] for x in runs]),
+                "p50_ms": _median([x["p50_ms"] for x in runs if x["p50_ms"] is not None]),
+                "p99_ms": _median([x["p99_ms"] for x in runs if x["p99_ms"] is not None]),
+                "non_2xx": sum(x["non_2xx"] for x in runs),
+                "socket_errors": sum(x["socket_errors"] for x in runs),
+                "runs": runs,
+            }
+        tka_rps, peer_rps = entry["tka"]["rps"], entry["peer"]["rps"]
+        entry["ratio_rps"] = round(tka_rps / peer_rps, 3) if peer_rps else None
+        entry["ratio_p99"] = round(entry["tka"]["p99_ms"] / entry["peer"]["p99_ms"], 3) \
+            if entry["peer"]["p99_ms"] else None
+        entry["target_ratio_rps"] = TARGETS[case]
+        entry["meets_target"] = entry["ratio_rps"] is not None and entry["ratio_rps"] >= TARGETS[case]
+        out[case] = entry
+    return out

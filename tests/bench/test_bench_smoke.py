@@ -1,0 +1,75 @@
+"""The bench code runs (seconds-long quick mode) and writes its JSON. No timing is asserted here."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.__main__ import main
+from bench.load import _lua, Request, parse_wrk
+from bench.peer import create_app
+
+WRK_OUTPUT = """\
+Running 2s test @ http://127.0.0.1:1234/api/sequences
+  2 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     3.02ms    1.21ms  21.49ms   87.11%
+    Req/Sec     2.69k   214.11     3.03k    72.50%
+  Latency Distribution
+     50%  812.00us
+     75%    3.24ms
+     90%    4.11ms
+     99%    1.02s
+  10734 requests in 2.00s, 9.02MB read
+  Socket errors: connect 0, read 1, write 0, timeout 2
+  Non-2xx or 3xx responses: 5
+Requests/sec:   5362.08
+Transfer/sec:      4.51MB
+"""
+
+
+def test_parse_wrk_reads_rate_percentiles_and_failures() -> None:
+    result = parse_wrk(WRK_OUTPUT)
+    assert result["rps"] == 5362.08
+    assert result["requests"] == 10734
+    assert result["p50_ms"] == 0.812 and result["p99_ms"] == 1020.0
+    assert result["non_2xx"] == 5 and result["socket_errors"] == 3
+
+
+def test_wrk_script_posts_the_json_body() -> None:
+    script = _lua(Request("POST", b'{"name": "bench"}'))
+    assert 'wrk.method = "POST"' in script
+    assert 'wrk.body = "{\\"name\\": \\"bench\\"}"' in script
+
+
+def test_peer_serves_a_16_beat_sequence_and_creates_in_memory() -> None:
+    client = create_app().test_client()
+    created = client.post("/api/sequences", json={"name": "bench"})
+    assert created.status_code == 201 and created.json["data"]["name"] == "bench"
+    fetched = client.get(created.headers["Location"])
+    assert fetched.status_code == 200 and fetched.json["data"]["id"] == created.json["data"]["id"]
+    fixed = create_app().test_client().get("/api/sequences/00000000-0000-0000-0000-000000000001")
+    assert len(fixed.json["data"]["beats"]) == 16
+
+
+def test_quick_micro_benchmarks_write_results(tmp_path: Path) -> None:
+    assert main(["--quick", "--only", "letters,add_beat,events", "--results-dir", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "latest.json").read_text())
+    assert results["meta"]["quick"] is True
+    assert {"identify_per_s", "baseline_call_per_s", "ratio_vs_call"} <= results["letters"].keys()
+    assert {"service", "baseline_sqlite_insert", "slowdown_p50"} <= results["add_beat"].keys()
+    assert "events" in results  # run if bench/events.py exists, else a "skipped" note
+    assert len(list(tmp_path.glob("*.json"))) == 2  # latest + the timestamped copy
+
+
+@pytest.mark.e2e
+def test_http_bench_runs_against_both_servers() -> None:
+    from bench.http import bench_http
+
+    result = bench_http(log=lambda _msg: None, prefer_python=True, timing=(1.0, 1, 0.0))
+    for case in ("get", "post"):
+        assert {"tka", "peer", "ratio_rps", "target_ratio_rps"} <= result[case].keys()
+        assert result[case]["tka"]["runs"] and result[case]["peer"]["runs"]
+    assert result["get_body_bytes"]["tka"] > 0
