@@ -4,8 +4,11 @@ Settings come from TKA_* environment variables (see app/settings.py); ``tka serv
 server with flags.
 """
 
-from app.settings import Settings
-from app.cli import gunicorn_options
+from app.cli import gunicorn_options, metrics_dir
+
+metrics_dir()  # before app.settings pulls in prometheus_client
+
+from app.settings import Settings  # noqa: E402
 
 _settings = Settings.from_env()
 _settings.check()

@@ -4,16 +4,39 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app import __version__
-from app.settings import Settings
+
+if TYPE_CHECKING:
+    from app.settings import Settings
+
+
+def metrics_dir() -> str:
+    """A fresh, empty PROMETHEUS_MULTIPROC_DIR, set before anything imports prometheus_client
+    (it picks its multi-process value class at import)."""
+    import atexit
+    import shutil
+    import tempfile
+
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        path = tempfile.mkdtemp(prefix="tka-metrics-")
+        atexit.register(shutil.rmtree, path, ignore_errors=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    os.makedirs(path, exist_ok=True)
+    for stale in os.listdir(path):  # samples of an earlier run must not leak into this one
+        os.remove(os.path.join(path, stale))
+    return path
 
 
 def _serve(args: argparse.Namespace) -> int:
+    metrics_dir()
     from gunicorn.app.base import BaseApplication
 
+    from app.settings import Settings
     from app.store import Store
     from app.store.sql import default_database_url
     from app.wsgi import build
@@ -59,7 +82,16 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         # One control socket per user by default: several servers (tests, a desktop app and a
         # script) would fight over it, and nothing here uses gunicornc.
         "control_socket_disable": True,
+        "child_exit": _child_exit,
     }
+
+
+def _child_exit(_server: Any, worker: Any) -> None:
+    """gunicorn hook: drop a dead worker's live gauges from the merged metrics."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
 
 
 def main(argv: list[str] | None = None) -> int:

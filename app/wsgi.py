@@ -5,12 +5,14 @@ from __future__ import annotations
 from app.api import create_app
 from app.bootstrap import bootstrap
 from app.settings import Settings
+from app.store.monitor import StoreMonitor
 from app.store.sql import default_database_url
 
 
 def build(settings: Settings | None = None, *, migrate: bool = False):  # noqa: ANN201 - a Flask app
     settings = settings or Settings.from_env()
     container = bootstrap(settings.database_url or default_database_url(), migrate=migrate)
+    container.resolve(StoreMonitor).start()  # this worker's watchdog: see app/store/monitor.py
     return create_app(container, edge=settings.edge(), validate_responses=settings.validate_responses)
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import pytest
 import requests
@@ -73,7 +73,7 @@ class LiveServer:
     """``tka serve`` in a subprocess on a free loopback port."""
 
     def __init__(self, db_url: str, *, workers: int = 2, extra_args: list[str] | None = None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, preexec_fn: Callable[[], None] | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_url = db_url
@@ -82,7 +82,7 @@ class LiveServer:
         self.log = open(Path(db_url.removeprefix("sqlite:///")).with_suffix(".log"), "w") \
             if db_url.startswith("sqlite:///") else subprocess.DEVNULL
         self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self.log, stderr=self.log,
-                                     env={**os.environ, **(env or {})})
+                                     env={**os.environ, **(env or {})}, preexec_fn=preexec_fn)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -90,7 +90,7 @@ class LiveServer:
             try:
                 if requests.get(f"{self.url}/health/live", timeout=1).status_code == 200:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or a worker still booting
                 pass
             time.sleep(0.1)
         self.stop()

@@ -6,19 +6,23 @@ import hashlib
 import json
 import re
 import time
+import uuid
 from typing import Any, Callable
 
 import flask
 
 from app.api.problems import ApiProblem
 from app.api.serializers import sequence_out
-from app.core import context
+from app.core import context, metrics
 from app.core.events import utc_now
 from app.domain.models import SequenceData
 from app.services.sequences import CommandOutcome, SequenceManagementService
 
 IDEMPOTENCY_TTL = 24 * 3600.0
-IDEMPOTENCY_LEASE = 60.0  # an in-flight claim older than this belongs to a crashed request
+# An in-flight claim older than this may be taken over by a retry (its request died, e.g. with
+# its worker). Taking over is safe even if the first request is merely slow: it can only commit
+# while it still holds the claim (UnitOfWork.complete_idempotency), so the command runs once.
+IDEMPOTENCY_LEASE = 5.0
 _ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
 
 
@@ -105,13 +109,14 @@ def run_command(call: Callable[[], CommandOutcome], *, status: int = 200) -> fla
             if record.state == "complete":
                 response = _to_response(record.status_code, dict(record.headers or {}), record.body)
                 response.headers["Idempotent-Replayed"] = "true"
-                flask.g.idempotent_replay = True
+                metrics.IDEMPOTENT_REPLAYS.inc()
                 return response
             if now - record.created_at < IDEMPOTENCY_LEASE:
                 raise ApiProblem(409, "idempotency_key_in_flight",
                                  "a request with this Idempotency-Key is still being processed; retry later",
                                  headers={"Retry-After": "1"})
-        uow.claim_idempotency(scope, fingerprint, IDEMPOTENCY_TTL)
+        claim = str(uuid.uuid4())
+        uow.claim_idempotency(scope, fingerprint, IDEMPOTENCY_TTL, claim)
     rendered: list[tuple[int, dict[str, str], str]] = []
 
     def render(outcome: CommandOutcome) -> tuple[int, dict[str, str], str]:
@@ -119,13 +124,13 @@ def run_command(call: Callable[[], CommandOutcome], *, status: int = 200) -> fla
         return rendered[-1]
 
     token = context.set_current(context.RequestContext(
-        request_id=context.current().request_id, idempotent=context.IdempotentCall(scope, render)))
+        request_id=context.current().request_id, idempotent=context.IdempotentCall(scope, claim, render)))
     try:
         outcome = call()
     except BaseException:
         try:
             with store.write() as uow:
-                uow.release_idempotency(scope)
+                uow.release_idempotency(scope, claim)
         except Exception:  # the claim expires by its lease; the original error matters more
             pass
         raise

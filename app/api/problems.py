@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from http import HTTPStatus
 from typing import Any
 
@@ -90,8 +91,9 @@ def handle_exception(exc: Exception) -> flask.Response:
         return problem_response(422, exc.code, exc.message)
     if isinstance(exc, StoreUnavailable):
         log.error("store unavailable: %s (request %s)", exc, flask.g.get("request_id"))
+        retry_after = str(max(1, math.ceil(exc.retry_after))) if exc.retry_after else STORE_RETRY_AFTER
         return problem_response(503, "store_unavailable", "the sequence store is unavailable; retry shortly",
-                                headers={"Retry-After": STORE_RETRY_AFTER})
+                                headers={"Retry-After": retry_after})
     if isinstance(exc, werkzeug.exceptions.HTTPException):
         status = exc.code or 500
         detail = exc.description or HTTPStatus(status).phrase

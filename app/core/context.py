@@ -16,6 +16,7 @@ class IdempotentCall:
     """A keyed POST being executed: how to render and where to store its answer."""
 
     key: str
+    claim: str  # this request's claim on the key; a retry after the lease replaces it
     render: Callable[[Any], tuple[int, dict[str, str], str]]  # outcome -> (status, headers, body)
 
 

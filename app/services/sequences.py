@@ -356,7 +356,9 @@ class SequenceManagementService:
         call = context.current().idempotent
         if call is not None:
             status, headers, body = call.render(outcome)
-            uow.complete_idempotency(call.key, status, headers, body)
+            if not uow.complete_idempotency(call.key, call.claim, status, headers, body):
+                raise Conflict("idempotency_key_in_flight",
+                               "a retry with this Idempotency-Key took over this request; nothing was changed")
         return outcome
 
     def _create(self, seq: SequenceData, kind: str, description: str,

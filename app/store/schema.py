@@ -71,6 +71,7 @@ idempotency = sa.Table(
     sa.Column("key", sa.String(300), primary_key=True),  # scope (method + route) + client key
     sa.Column("fingerprint", sa.String(64), nullable=False),
     sa.Column("state", sa.String(12), nullable=False),  # in_flight | complete
+    sa.Column("claim", sa.String(36), nullable=False),  # which request holds it (see api/http.py)
     sa.Column("status_code", sa.Integer, nullable=True),
     sa.Column("headers", sa.JSON, nullable=True),
     sa.Column("body", sa.Text, nullable=True),

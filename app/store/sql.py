@@ -8,6 +8,7 @@ commit together or not at all, and event ids are assigned in commit order.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,20 +18,32 @@ import platformdirs
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_exponential
 
+from app.core import metrics
+from app.core.breaker import Breaker, BreakerOpen
 from app.core.commands import CommandState, HistoryEntry, Snapshot
 from app.core.events import Event, utc_now
 from app.store import schema as t
 
 PG_WRITE_LOCK = 0x544B41  # "TKA": serializes writers so event ids follow commit order
-BUSY_TIMEOUT_MS = 5000
+BUSY_TIMEOUT_MS = 2000  # how long SQLite waits for another process's write lock, per attempt
 STATEMENT_TIMEOUT_MS = 5000
+CONNECT_TIMEOUT_S = 2
 
 
 class StoreUnavailable(Exception):
     """The database cannot be reached or written (an infrastructure fault, not bad input)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+def is_infrastructure_fault(exc: BaseException) -> bool:
+    """Connection loss, timeouts, locks, disk errors: yes. Our own SQL or data bugs: no."""
+    return isinstance(exc, DBAPIError) and not isinstance(exc, (IntegrityError, ProgrammingError, DataError))
 
 
 def default_database_url() -> str:
@@ -46,10 +59,14 @@ def _is_transient(exc: BaseException) -> bool:
 
 
 class Store:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, breaker: Breaker | None = None) -> None:
         self.url = sa.engine.make_url(url)
         self.kind = "postgresql" if self.url.get_backend_name().startswith("postgres") else "sqlite"
         self.engine = self._make_engine()
+        self.breaker = breaker or Breaker("store")
+        # One writer per process at a time: SQLite's file lock then sees one contender per
+        # process instead of a thread herd retrying on its busy handler.
+        self._write_lock = threading.Lock() if self.kind == "sqlite" else None
 
     # -- engine -------------------------------------------------------------------------------
     def _make_engine(self) -> Engine:
@@ -57,7 +74,8 @@ class Store:
             url = self.url.set(drivername="postgresql+psycopg")
             return sa.create_engine(
                 url, pool_pre_ping=True, pool_size=8, max_overflow=8,
-                connect_args={"connect_timeout": 3, "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"},
+                connect_args={"connect_timeout": CONNECT_TIMEOUT_S,
+                              "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"},
             )
         if self.url.database and self.url.database != ":memory:":
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
@@ -84,8 +102,9 @@ class Store:
         self.engine.dispose()
 
     # -- transactions -------------------------------------------------------------------------
-    @retry(retry=retry_if_exception(_is_transient), stop=stop_after_attempt(5),
-           wait=wait_random_exponential(multiplier=0.02, max=0.5), reraise=True)
+    # Only BEGIN is retried here: nothing has run yet, so a repeat is always safe.
+    @retry(retry=retry_if_exception(_is_transient), stop=stop_after_attempt(2),
+           wait=wait_random_exponential(multiplier=0.05, max=0.3), reraise=True)
     def _begin(self, write: bool) -> tuple[Connection, Any]:
         conn = self.engine.connect()
         try:
@@ -98,41 +117,69 @@ class Store:
             conn.close()
             raise
 
+    def _admit(self) -> None:
+        try:
+            self.breaker.admit()
+        except BreakerOpen as exc:
+            raise StoreUnavailable(str(exc), retry_after=exc.retry_after) from None
+
+    def _outcome(self, exc: BaseException | None) -> None:
+        if exc is not None and is_infrastructure_fault(exc):
+            self.breaker.failure(exc)
+        else:
+            self.breaker.success()
+
     @contextmanager
     def write(self) -> Iterator["UnitOfWork"]:
         """One serialized read-write transaction; commits on success, rolls back on error."""
+        self._admit()
+        lock = self._write_lock
+        if lock is not None and not lock.acquire(timeout=BUSY_TIMEOUT_MS / 1000 * 3):
+            raise StoreUnavailable("the store is busy; retry shortly", retry_after=1)
         try:
-            conn, tx = self._begin(True)
-        except DBAPIError as exc:
-            raise StoreUnavailable(_describe(exc)) from exc
-        try:
-            with conn:
-                uow = UnitOfWork(conn, self)
-                try:
-                    yield uow
-                    tx.commit()
-                except BaseException:
-                    if tx.is_active:
-                        tx.rollback()
-                    raise
-        except DBAPIError as exc:
-            raise StoreUnavailable(_describe(exc)) from exc
+            with self._transaction(write=True) as uow:
+                yield uow
+        finally:
+            if lock is not None:
+                lock.release()
 
     @contextmanager
     def read(self) -> Iterator["UnitOfWork"]:
+        self._admit()
+        with self._transaction(write=False) as uow:
+            yield uow
+
+    @contextmanager
+    def _transaction(self, *, write: bool) -> Iterator["UnitOfWork"]:
+        failure: BaseException | None = None
+        started = time.perf_counter()
         try:
-            conn, tx = self._begin(False)
+            conn, tx = self._begin(write)
         except DBAPIError as exc:
+            self._outcome(exc)
             raise StoreUnavailable(_describe(exc)) from exc
         try:
             with conn:
                 try:
                     yield UnitOfWork(conn, self)
-                finally:
+                    if write:
+                        tx.commit()
+                except BaseException as exc:
+                    failure = exc
                     if tx.is_active:
                         tx.rollback()
+                    raise
+                finally:
+                    if not write and tx.is_active:
+                        tx.rollback()
         except DBAPIError as exc:
-            raise StoreUnavailable(_describe(exc)) from exc
+            failure = exc
+            if is_infrastructure_fault(exc):
+                raise StoreUnavailable(_describe(exc)) from exc
+            raise
+        finally:
+            self._outcome(failure)
+            metrics.DB_CALL_DURATION.labels("write" if write else "read").observe(time.perf_counter() - started)
 
     # -- schema -------------------------------------------------------------------------------
     def migrate(self, target: int | None = None) -> int:
@@ -292,19 +339,24 @@ class UnitOfWork:
     def get_idempotency(self, key: str) -> sa.Row | None:
         return self.conn.execute(sa.select(t.idempotency).where(t.idempotency.c.key == key)).first()
 
-    def claim_idempotency(self, key: str, fingerprint: str, ttl: float) -> None:
+    def claim_idempotency(self, key: str, fingerprint: str, ttl: float, claim: str) -> None:
         now = time.time()
         self.conn.execute(t.idempotency.delete().where(t.idempotency.c.key == key))
         self.conn.execute(t.idempotency.insert().values(
-            key=key, fingerprint=fingerprint, state="in_flight", created_at=now, expires_at=now + ttl))
+            key=key, fingerprint=fingerprint, state="in_flight", claim=claim, created_at=now, expires_at=now + ttl))
 
-    def complete_idempotency(self, key: str, status_code: int, headers: dict[str, str], body: str) -> None:
-        self.conn.execute(t.idempotency.update().where(t.idempotency.c.key == key).values(
-            state="complete", status_code=status_code, headers=headers, body=body))
+    def complete_idempotency(self, key: str, claim: str, status_code: int, headers: dict[str, str],
+                             body: str) -> bool:
+        """Store the answer if this request still holds the claim; False when a retry took it over
+        (the caller must then roll back, so the command is not done twice)."""
+        i = t.idempotency
+        done = self.conn.execute(i.update().where(i.c.key == key, i.c.claim == claim, i.c.state == "in_flight")
+                                 .values(state="complete", status_code=status_code, headers=headers, body=body))
+        return done.rowcount == 1
 
-    def release_idempotency(self, key: str) -> None:
-        self.conn.execute(t.idempotency.delete().where(t.idempotency.c.key == key,
-                                                       t.idempotency.c.state == "in_flight"))
+    def release_idempotency(self, key: str, claim: str) -> None:
+        i = t.idempotency
+        self.conn.execute(i.delete().where(i.c.key == key, i.c.claim == claim, i.c.state == "in_flight"))
 
     def purge_idempotency(self) -> int:
         return self.conn.execute(t.idempotency.delete().where(t.idempotency.c.expires_at < time.time())).rowcount

@@ -235,3 +235,27 @@ def test_health(client):
     assert ready.status_code == 200
     health = json.loads(client.get("/health").data)
     assert health["status"] == "pass" and health["checks"]["store:ping"][0]["status"] == "pass"
+
+
+def test_an_orphaned_idempotency_claim_is_taken_over_once_and_only_once(client, service):
+    import hashlib
+    import time as _time
+
+    import app.store.schema as schema
+
+    scope = "POST /api/sequences orphan-1"
+    fingerprint = hashlib.sha256(json.dumps({"name": "Orphan"}, sort_keys=True).encode()).hexdigest()
+    with service.store.write() as uow:  # a request that died with its worker left this claim
+        uow.claim_idempotency(scope, fingerprint, 3600, "dead-claim")
+    busy = client.post("/api/sequences", json={"name": "Orphan"}, headers={"Idempotency-Key": "orphan-1"})
+    assert busy.status_code == 409 and busy.headers["Retry-After"] == "1"  # within its lease
+    with service.store.write() as uow:
+        uow.conn.execute(schema.idempotency.update().where(schema.idempotency.c.key == scope)
+                         .values(created_at=_time.time() - 60))  # the lease has run out
+    ok = client.post("/api/sequences", json={"name": "Orphan"}, headers={"Idempotency-Key": "orphan-1"})
+    assert ok.status_code == 201
+    with service.store.write() as uow:  # the dead request can no longer complete it
+        assert not uow.complete_idempotency(scope, "dead-claim", 201, {}, "{}")
+    again = client.post("/api/sequences", json={"name": "Orphan"}, headers={"Idempotency-Key": "orphan-1"})
+    assert again.headers["Idempotent-Replayed"] == "true" and again.json == ok.json
+    assert client.get("/api/sequences").json["total_items"] == 1
