@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench install clean
+.PHONY: run test bench install clean sdks
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -25,6 +25,11 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Regenerate generated/{typescript,rust,cpp,python,postman} from openapi.yaml (sdk/README.md).
+sdks: $(STAMP)
+	@command -v java >/dev/null 2>&1 || { echo "make sdks needs Java 17 or newer (openapi-generator is a Java program): apt-get install openjdk-17-jre-headless" >&2; exit 1; }
+	$(BIN)/tka sdk generate $(if $(LANGS),--lang $(LANGS))
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -94,6 +94,20 @@ def _child_exit(_server: Any, worker: Any) -> None:
         multiprocess.mark_process_dead(worker.pid)
 
 
+def _sdk_generate(args: argparse.Namespace) -> int:
+    """Run sdk/generate.py of the checkout this package was installed from (editable install):
+    generation is a development step that writes into the repo, never something the server does."""
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "sdk" / "generate.py"
+    if not script.is_file():
+        print(f"tka sdk generate needs a tka source checkout (no {script})", file=sys.stderr)
+        return 2
+    generate = runpy.run_path(str(script))["main"]
+    return int(generate([*(["--lang", *args.lang] if args.lang else []), *(["--check"] if args.check else [])]))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tka", description="TKA control API")
     parser.add_argument("--version", action="version", version=f"tka {__version__}")
@@ -108,6 +122,12 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--token", help="require 'Authorization: Bearer TOKEN' on /api (or TKA_API_TOKEN)")
     serve.add_argument("--cors-origin", action="append", help="allow this browser origin (repeatable)")
     serve.set_defaults(func=_serve)
+    sdk = sub.add_parser("sdk", help="SDKs generated from openapi.yaml").add_subparsers(dest="sdk_command", required=True)
+    sdk_generate = sdk.add_parser("generate", help="regenerate generated/<lang> (needs Java 17)")
+    sdk_generate.add_argument("--lang", nargs="+", choices=("typescript", "rust", "cpp", "python", "postman"),
+                              help="only these (default: all)")
+    sdk_generate.add_argument("--check", action="store_true", help="only report drift from a fresh generation")
+    sdk_generate.set_defaults(func=_sdk_generate)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return args.func(args)

@@ -1,0 +1,8 @@
+/* tslint:disable */
+/* eslint-disable */
+export * from './AlphabetApi';
+export * from './BeatsApi';
+export * from './CommandsApi';
+export * from './HealthApi';
+export * from './SequencesApi';
+export * from './StatusApi';

@@ -1,0 +1,7 @@
+/* tslint:disable */
+/* eslint-disable */
+export * from './runtime';
+export * from './apis/index';
+export * from './models/index';
+export * from './client';
+export * from './events';
