@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import threading
 import time
 import uuid
 from typing import Any, Callable
@@ -46,9 +47,35 @@ def etag(seq: SequenceData) -> str:
     return f'"{seq.version}"'
 
 
+_SERIALIZED: dict[tuple[str, int], str] = {}  # (id, version) -> the sequence's JSON; versions never change
+_SERIALIZED_LOCK = threading.Lock()
+SERIALIZED_CACHE_SIZE = 256
+
+
+def sequence_json(seq: SequenceData) -> str:
+    key = (seq.id, seq.version)
+    text = _SERIALIZED.get(key)
+    if text is None:
+        text = json.dumps(sequence_out(seq), ensure_ascii=False, separators=(",", ":"))
+        with _SERIALIZED_LOCK:
+            _SERIALIZED[key] = text
+            while len(_SERIALIZED) > SERIALIZED_CACHE_SIZE:
+                _SERIALIZED.pop(next(iter(_SERIALIZED)))
+    return text
+
+
+def _envelope_json(seq: SequenceData | None, message: str, **extra: Any) -> str:
+    """The brief's envelope with the sequence spliced in from the serialisation cache."""
+    rest = json.dumps({"success": True, "message": message, "timestamp": utc_now(), **extra},
+                      ensure_ascii=False, separators=(",", ":"))
+    return f'{{"data":{sequence_json(seq) if seq is not None else "null"},{rest[1:]}'
+
+
 def sequence_response(seq: SequenceData | None, message: str = "") -> flask.Response:
-    headers = {"ETag": etag(seq)} if seq is not None else {}
-    return json_response(envelope(sequence_out(seq), message), headers=headers)
+    response = flask.Response(_envelope_json(seq, message), mimetype="application/json")
+    if seq is not None:
+        response.headers["ETag"] = etag(seq)
+    return response
 
 
 def expected_version() -> int | None:
@@ -64,15 +91,15 @@ def expected_version() -> int | None:
 
 
 def _render(outcome: CommandOutcome, status: int) -> tuple[int, dict[str, str], str]:
-    body = envelope(sequence_out(outcome.sequence), outcome.description, command_id=outcome.command_id,
-                    can_undo=outcome.can_undo, can_redo=outcome.can_redo,
-                    undo_description=outcome.undo_description, redo_description=outcome.redo_description)
+    body = _envelope_json(outcome.sequence, outcome.description, command_id=outcome.command_id,
+                          can_undo=outcome.can_undo, can_redo=outcome.can_redo,
+                          undo_description=outcome.undo_description, redo_description=outcome.redo_description)
     headers: dict[str, str] = {}
     if outcome.sequence is not None:
         headers["ETag"] = etag(outcome.sequence)
         if status == 201:
             headers["Location"] = f"/api/sequences/{outcome.sequence.id}"
-    return status, headers, json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+    return status, headers, body
 
 
 def _to_response(status: int, headers: dict[str, str], body: str) -> flask.Response:

@@ -9,6 +9,7 @@ no history and publishes no event.
 from __future__ import annotations
 
 import random
+import threading
 import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
@@ -33,6 +34,7 @@ from app.store import Store, UnitOfWork
 
 CURRENT_SEQUENCE = "current_sequence_id"
 MAX_BEATS = 64
+RECENT_CACHE_SIZE = 256
 _UNSET: Any = object()
 
 
@@ -97,11 +99,30 @@ class SequenceManagementService:
         self.store = store
         self.bus = bus
         self.processor = processor or CommandProcessor()
+        self._recent: dict[str, SequenceData] = {}  # insertion-ordered: oldest first
+        self._recent_lock = threading.Lock()
 
     # -- reads --------------------------------------------------------------------------------
     def get_sequence(self, sequence_id: str) -> SequenceData:
+        """A sequence by id. Immutable versions are cached: a read whose version is cached costs
+        one indexed lookup of the version instead of decoding and rebuilding the whole sequence."""
         with self.store.read() as uow:
-            return self._load(uow, sequence_id)
+            version, present = uow.sequence_version(sequence_id)
+            if not present:
+                raise NotFound(f"sequence {sequence_id} not found")
+            cached = self._recent.get(sequence_id)
+            if cached is not None and cached.version == version:
+                return cached
+            seq = self._load(uow, sequence_id)
+        self._remember(seq)
+        return seq
+
+    def _remember(self, seq: SequenceData) -> None:
+        with self._recent_lock:
+            self._recent.pop(seq.id, None)
+            self._recent[seq.id] = seq
+            while len(self._recent) > RECENT_CACHE_SIZE:
+                self._recent.pop(next(iter(self._recent)))
 
     def list_sequences(self, page: int = 1, page_size: int = 20) -> Page:
         if page < 1:
@@ -379,6 +400,8 @@ class SequenceManagementService:
             outcome = self._outcome(uow, seq, command_id, description, None)
             events.append(self._command_event("command.executed", outcome, kind, seq.id))
             outcome = self._commit(uow, outcome, events)
+        if outcome.sequence is not None:
+            self._remember(outcome.sequence)
         self.bus.publish_all(list(outcome.events))
         return outcome
 
@@ -410,6 +433,8 @@ class SequenceManagementService:
             outcome = self._outcome(uow, shown, command_id, result.description, None)
             events.append(self._command_event("command.executed", outcome, result.kind, seq.id))
             outcome = self._commit(uow, outcome, events)
+        if outcome.sequence is not None:
+            self._remember(outcome.sequence)
         self.bus.publish_all(list(outcome.events))
         return outcome
 
@@ -441,6 +466,8 @@ class SequenceManagementService:
                                     sequence_id)
             events.append(self._command_event(event_type, outcome, entry.kind, seq.id))
             outcome = self._commit(uow, outcome, events)
+        if outcome.sequence is not None:
+            self._remember(outcome.sequence)
         self.bus.publish_all(list(outcome.events))
         return outcome
 

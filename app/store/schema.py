@@ -106,5 +106,20 @@ def _v3(conn: Connection) -> None:
     conn.execute(sa.text("UPDATE command_history SET done_order = seq WHERE state = 'done'"))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
+def _v4(conn: Connection) -> None:
+    # Every command reads the tops of the undo/redo stacks and the next order numbers: keep those
+    # lookups O(log n) instead of scanning a history that only grows.
+    for ddl in (
+        "CREATE INDEX ix_history_state_done ON command_history (state, done_order)",
+        "CREATE INDEX ix_history_state_undone ON command_history (state, undone_order)",
+        "CREATE INDEX ix_history_sequence_state ON command_history (sequence_id, state, done_order)",
+        "CREATE INDEX ix_history_done_order ON command_history (done_order)",
+        "CREATE INDEX ix_history_undone_order ON command_history (undone_order)",
+        "CREATE INDEX ix_sequences_live_order ON sequences (deleted, created_order)",
+        "CREATE INDEX ix_sequences_created_order ON sequences (created_order)",
+    ):
+        conn.execute(sa.text(ddl))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4]
 LATEST = len(MIGRATIONS)

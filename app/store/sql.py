@@ -7,6 +7,7 @@ commit together or not at all, and event ids are assigned in commit order.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import threading
 import time
@@ -29,6 +30,7 @@ from app.store import schema as t
 
 PG_WRITE_LOCK = 0x544B41  # "TKA": serializes writers so event ids follow commit order
 BUSY_TIMEOUT_MS = 2000  # how long SQLite waits for another process's write lock, per attempt
+WRITE_QUEUE_TIMEOUT_S = 6.0  # how long a write may queue behind others before it is refused (503)
 STATEMENT_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_S = 2
 
@@ -64,9 +66,13 @@ class Store:
         self.kind = "postgresql" if self.url.get_backend_name().startswith("postgres") else "sqlite"
         self.engine = self._make_engine()
         self.breaker = breaker or Breaker("store")
-        # One writer per process at a time: SQLite's file lock then sees one contender per
-        # process instead of a thread herd retrying on its busy handler.
+        # SQLite writers queue on locks that wake them at once: a thread lock within the process
+        # and a file lock (flock) between processes. Left to SQLite's own busy handler they
+        # would poll with sleeps of up to 100 ms, which halves write throughput and stretches p99.
         self._write_lock = threading.Lock() if self.kind == "sqlite" else None
+        self._lock_fd: int | None = None
+        if self._write_lock is not None and self.url.database and self.url.database != ":memory:":
+            self._lock_fd = os.open(f"{self.url.database}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
 
     # -- engine -------------------------------------------------------------------------------
     def _make_engine(self) -> Engine:
@@ -100,6 +106,9 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     # -- transactions -------------------------------------------------------------------------
     # Only BEGIN is retried here: nothing has run yet, so a repeat is always safe.
@@ -134,14 +143,19 @@ class Store:
         """One serialized read-write transaction; commits on success, rolls back on error."""
         self._admit()
         lock = self._write_lock
-        if lock is not None and not lock.acquire(timeout=BUSY_TIMEOUT_MS / 1000 * 3):
-            raise StoreUnavailable("the store is busy; retry shortly", retry_after=1)
-        try:
+        if lock is None:
             with self._transaction(write=True) as uow:
                 yield uow
+            return
+        deadline = time.monotonic() + WRITE_QUEUE_TIMEOUT_S
+        if not lock.acquire(timeout=WRITE_QUEUE_TIMEOUT_S):
+            raise StoreUnavailable("the store is busy; retry shortly", retry_after=1)
+        try:
+            with _file_lock(self._lock_fd, deadline):
+                with self._transaction(write=True) as uow:
+                    yield uow
         finally:
-            if lock is not None:
-                lock.release()
+            lock.release()
 
     @contextmanager
     def read(self) -> Iterator["UnitOfWork"]:
@@ -208,9 +222,59 @@ class Store:
         return (time.perf_counter() - start) * 1000
 
 
+@contextmanager
+def _file_lock(fd: int | None, deadline: float) -> Iterator[None]:
+    """An exclusive flock on ``fd`` (released by the kernel if the holder dies), waited for
+    until ``deadline``; StoreUnavailable if it cannot be had in time. Callers hold the
+    process's thread lock, so one descriptor per process is enough."""
+    if fd is None:
+        yield
+        return
+    pause = 0.0002
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise StoreUnavailable("the store is busy; retry shortly", retry_after=1) from None
+            time.sleep(pause)
+            pause = min(pause * 2, 0.002)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
 def _describe(exc: DBAPIError) -> str:
     orig = getattr(exc, "orig", None)
     return f"{type(orig).__name__ if orig else type(exc).__name__}: {str(orig or exc).splitlines()[0]}"
+
+
+# Hot-path statements, built once: constructing a Core statement and its cache key on every call
+# costs more than SQLite takes to run it.
+_h, _s = t.command_history, t.sequences
+_SEQUENCE_BY_ID = sa.select(_s).where(_s.c.id == sa.bindparam("sid"))
+_SEQUENCE_VERSION = sa.select(_s.c.version, _s.c.deleted).where(_s.c.id == sa.bindparam("sid"))
+_NEXT_CREATED_ORDER = sa.select(sa.func.coalesce(sa.func.max(_s.c.created_order), 0) + 1)
+_INSERT_SEQUENCE = _s.insert()
+_UPDATE_SEQUENCE = _s.update().where(_s.c.id == sa.bindparam("sid"))
+_NEXT_DONE_ORDER = sa.select(sa.func.coalesce(sa.func.max(_h.c.done_order), 0) + 1)
+_NEXT_UNDONE_ORDER = sa.select(sa.func.coalesce(sa.func.max(_h.c.undone_order), 0) + 1)
+_INSERT_ENTRY = _h.insert()
+_ENTRY_STATE = sa.select(_h.c.state).where(_h.c.command_id == sa.bindparam("cid"))
+_UPDATE_ENTRY = _h.update().where(_h.c.command_id == sa.bindparam("cid"))
+_LATEST = {
+    (state, scoped): sa.select(_h).where(_h.c.state == state.value,
+                                         *([_h.c.sequence_id == sa.bindparam("sid")] if scoped else []))
+    .order_by(_h.c.undone_order.desc() if state is CommandState.UNDONE else _h.c.done_order.desc()).limit(1)
+    for state in (CommandState.DONE, CommandState.UNDONE) for scoped in (False, True)
+}
+_DISCARD_REDO = _h.update().where(_h.c.sequence_id == sa.bindparam("sid"), _h.c.state == CommandState.UNDONE.value) \
+    .values(state=CommandState.DISCARDED.value, undone_order=None, done_order=None)
+_INSERT_EVENTS = t.events.insert().returning(t.events.c.event_id, sort_by_parameter_order=True)
+_GET_SETTING = sa.select(t.settings.c.value).where(t.settings.c.key == sa.bindparam("k"))
+_UPDATE_SETTING = t.settings.update().where(t.settings.c.key == sa.bindparam("k"))
 
 
 class UnitOfWork:
@@ -222,19 +286,19 @@ class UnitOfWork:
 
     # -- sequences ----------------------------------------------------------------------------
     def load_sequence_row(self, sequence_id: str) -> sa.Row | None:
-        return self.conn.execute(sa.select(t.sequences).where(t.sequences.c.id == sequence_id)).first()
+        return self.conn.execute(_SEQUENCE_BY_ID, {"sid": sequence_id}).first()
 
     def insert_sequence(self, sequence_id: str, name: str, data: dict[str, Any], version: int,
                         created_at: str) -> None:
-        order = self.conn.execute(sa.select(sa.func.coalesce(sa.func.max(t.sequences.c.created_order), 0))).scalar_one()
-        self.conn.execute(t.sequences.insert().values(
-            id=sequence_id, name=name, data=data, version=version, deleted=False,
-            created_at=created_at, updated_at=created_at, created_order=order + 1))
+        order = self.conn.execute(_NEXT_CREATED_ORDER).scalar_one()
+        self.conn.execute(_INSERT_SEQUENCE, {
+            "id": sequence_id, "name": name, "data": data, "version": version, "deleted": False,
+            "created_at": created_at, "updated_at": created_at, "created_order": order})
 
     def update_sequence(self, sequence_id: str, *, name: str, data: dict[str, Any], version: int,
                         deleted: bool, updated_at: str) -> None:
-        self.conn.execute(t.sequences.update().where(t.sequences.c.id == sequence_id).values(
-            name=name, data=data, version=version, deleted=deleted, updated_at=updated_at))
+        self.conn.execute(_UPDATE_SEQUENCE, {"sid": sequence_id, "name": name, "data": data, "version": version,
+                                             "deleted": deleted, "updated_at": updated_at})
 
     def list_sequences(self, offset: int, limit: int) -> tuple[list[sa.Row], int]:
         live = t.sequences.c.deleted == sa.false()
@@ -245,43 +309,31 @@ class UnitOfWork:
         return list(rows), total
 
     # -- History protocol ---------------------------------------------------------------------
-    def _next(self, column: sa.Column) -> int:
-        return self.conn.execute(sa.select(sa.func.coalesce(sa.func.max(column), 0))).scalar_one() + 1
-
     def add_entry(self, entry: HistoryEntry) -> None:
-        self.conn.execute(t.command_history.insert().values(
-            **_entry_values(entry), done_order=self._next(t.command_history.c.done_order)))
+        self.conn.execute(_INSERT_ENTRY, {**_entry_values(entry),
+                                          "done_order": self.conn.execute(_NEXT_DONE_ORDER).scalar_one()})
 
     def update_entry(self, entry: HistoryEntry) -> None:
-        h = t.command_history
         values = _entry_values(entry)
-        was = self.conn.execute(sa.select(h.c.state).where(h.c.command_id == entry.command_id)).scalar_one()
+        was = self.conn.execute(_ENTRY_STATE, {"cid": entry.command_id}).scalar_one()
         if entry.state is CommandState.UNDONE and was != CommandState.UNDONE.value:
             # Redo order is undo order reversed: the most recently undone is redone first.
-            values.update(undone_order=self._next(h.c.undone_order), done_order=None)
+            values.update(undone_order=self.conn.execute(_NEXT_UNDONE_ORDER).scalar_one(), done_order=None)
         elif entry.state is CommandState.DONE and was != CommandState.DONE.value:
             # A redone command is the most recent thing done: a global undo takes it back first.
-            values.update(done_order=self._next(h.c.done_order), undone_order=None)
-        self.conn.execute(t.command_history.update()
-                          .where(t.command_history.c.command_id == entry.command_id).values(**values))
+            values.update(done_order=self.conn.execute(_NEXT_DONE_ORDER).scalar_one(), undone_order=None)
+        self.conn.execute(_UPDATE_ENTRY, {**values, "cid": entry.command_id})
 
     def latest(self, state: CommandState, sequence_id: str | None) -> HistoryEntry | None:
-        h = t.command_history
-        query = sa.select(h).where(h.c.state == state.value)
-        if sequence_id is not None:
-            query = query.where(h.c.sequence_id == sequence_id)
-        order = h.c.undone_order.desc() if state is CommandState.UNDONE else h.c.done_order.desc()
-        row = self.conn.execute(query.order_by(order).limit(1)).first()
+        query = _LATEST[(state, sequence_id is not None)]
+        row = self.conn.execute(query, {"sid": sequence_id} if sequence_id is not None else {}).first()
         return _entry_from_row(row) if row else None
 
     def discard_redo(self, sequence_id: str) -> None:
-        h = t.command_history
-        self.conn.execute(h.update().where(h.c.sequence_id == sequence_id, h.c.state == CommandState.UNDONE.value)
-                          .values(state=CommandState.DISCARDED.value, undone_order=None, done_order=None))
+        self.conn.execute(_DISCARD_REDO, {"sid": sequence_id})
 
     def sequence_version(self, sequence_id: str) -> tuple[int | None, bool]:
-        row = self.conn.execute(sa.select(t.sequences.c.version, t.sequences.c.deleted)
-                                .where(t.sequences.c.id == sequence_id)).first()
+        row = self.conn.execute(_SEQUENCE_VERSION, {"sid": sequence_id}).first()
         return (None, False) if row is None else (row.version, not row.deleted)
 
     def write_snapshot(self, sequence_id: str, snapshot: Snapshot, version: int) -> None:
@@ -309,13 +361,13 @@ class UnitOfWork:
 
     # -- events -------------------------------------------------------------------------------
     def append_events(self, events: list[Event]) -> list[Event]:
-        stored = []
-        for ev in events:
-            result = self.conn.execute(t.events.insert().values(
-                event_type=ev.event_type, sequence_id=ev.sequence_id, command_id=ev.command_id,
-                request_id=ev.request_id, uuid=ev.uuid, timestamp=ev.timestamp, data=dict(ev.data)))
-            stored.append(ev.stored_as(result.inserted_primary_key[0]))
-        return stored
+        if not events:
+            return []
+        rows = [{"event_type": ev.event_type, "sequence_id": ev.sequence_id, "command_id": ev.command_id,
+                 "request_id": ev.request_id, "uuid": ev.uuid, "timestamp": ev.timestamp, "data": dict(ev.data)}
+                for ev in events]
+        ids = self.conn.execute(_INSERT_EVENTS, rows).scalars().all()
+        return [ev.stored_as(event_id) for ev, event_id in zip(events, ids)]
 
     def events_since(self, after_id: int, limit: int = 1000) -> list[Event]:
         rows = self.conn.execute(sa.select(t.events).where(t.events.c.event_id > after_id)
@@ -329,10 +381,10 @@ class UnitOfWork:
 
     # -- settings -----------------------------------------------------------------------------
     def get_setting(self, key: str) -> str | None:
-        return self.conn.execute(sa.select(t.settings.c.value).where(t.settings.c.key == key)).scalar_one_or_none()
+        return self.conn.execute(_GET_SETTING, {"k": key}).scalar_one_or_none()
 
     def set_setting(self, key: str, value: str | None) -> None:
-        if self.conn.execute(t.settings.update().where(t.settings.c.key == key).values(value=value)).rowcount == 0:
+        if self.conn.execute(_UPDATE_SETTING, {"k": key, "value": value}).rowcount == 0:
             self.conn.execute(t.settings.insert().values(key=key, value=value))
 
     # -- idempotency records ------------------------------------------------------------------
