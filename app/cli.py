@@ -108,6 +108,16 @@ def _sdk_generate(args: argparse.Namespace) -> int:
     return int(generate([*(["--lang", *args.lang] if args.lang else []), *(["--check"] if args.check else [])]))
 
 
+def _bench(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from app.perf import report
+
+    text, regressions = report(Path(args.compare), Path(args.current), args.tolerance)
+    print(text)
+    return 1 if regressions else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tka", description="TKA control API")
     parser.add_argument("--version", action="version", version=f"tka {__version__}")
@@ -128,6 +138,11 @@ def main(argv: list[str] | None = None) -> int:
                               help="only these (default: all)")
     sdk_generate.add_argument("--check", action="store_true", help="only report drift from a fresh generation")
     sdk_generate.set_defaults(func=_sdk_generate)
+    bench = sub.add_parser("bench", help="compare `make bench` results with a stored baseline")
+    bench.add_argument("--compare", required=True, metavar="BASELINE", help="a stored bench result (JSON)")
+    bench.add_argument("--current", default="bench/results/latest.json", help="default: the last `make bench`")
+    bench.add_argument("--tolerance", type=float, default=0.10, help="allowed change for the worse (0.10 = 10%%)")
+    bench.set_defaults(func=_bench)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return args.func(args)
