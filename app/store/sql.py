@@ -273,6 +273,8 @@ _LATEST = {
 _DISCARD_REDO = _h.update().where(_h.c.sequence_id == sa.bindparam("sid"), _h.c.state == CommandState.UNDONE.value) \
     .values(state=CommandState.DISCARDED.value, undone_order=None, done_order=None)
 _INSERT_EVENTS = t.events.insert().returning(t.events.c.event_id, sort_by_parameter_order=True)
+EVENTS_CHANNEL = "tka_events"
+_NOTIFY_EVENTS = sa.text(f"SELECT pg_notify('{EVENTS_CHANNEL}', :payload)")
 _GET_SETTING = sa.select(t.settings.c.value).where(t.settings.c.key == sa.bindparam("k"))
 _UPDATE_SETTING = t.settings.update().where(t.settings.c.key == sa.bindparam("k"))
 
@@ -367,6 +369,9 @@ class UnitOfWork:
                  "request_id": ev.request_id, "uuid": ev.uuid, "timestamp": ev.timestamp, "data": dict(ev.data)}
                 for ev in events]
         ids = self.conn.execute(_INSERT_EVENTS, rows).scalars().all()
+        if self.store.kind == "postgresql":
+            # Delivered to every LISTENing process when (and only if) this transaction commits.
+            self.conn.execute(_NOTIFY_EVENTS, {"payload": str(ids[-1])})
         return [ev.stored_as(event_id) for ev, event_id in zip(events, ids)]
 
     def events_since(self, after_id: int, limit: int = 1000) -> list[Event]:
