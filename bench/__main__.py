@@ -108,11 +108,11 @@ def report(results: dict[str, Any]) -> str:
             e = http[case]
             for name in ("tka", "peer"):
                 lines.append(f"  {label:36} {name:4} {e[name]['rps']:8.1f} req/s  p50 {e[name]['p50_ms']:7.2f} ms"
-                             f"  p99 {e[name]['p99_ms']:7.2f} ms"
+                             f"  p99 {e[name]['p99_ms']:7.2f} ms  cpu {e[name]['server_cpu_ms_per_req']} ms/req"
                              + (f"  non-2xx {e[name]['non_2xx']}" if e[name]["non_2xx"] else ""))
             verdict = "meets" if e["meets_target"] else "BELOW"
             lines.append(f"  {'':36} ratio {e['ratio_rps']} (target >= {e['target_ratio_rps']}: {verdict})"
-                         f"  p99 ratio {e['ratio_p99']}")
+                         f"  p99 ratio {e['ratio_p99']}  cpu-per-request ratio {e['ratio_cpu']}")
     events = results.get("events")
     if events is not None:
         lines += ["", "Events (bench/events.py)"]

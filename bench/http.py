@@ -10,7 +10,10 @@ connections (wrk, or the Python fallback) on
 
 Each (endpoint, server) pair is warmed up, then measured ``rounds`` times, alternating which
 server goes first; the ratios use the medians. The load generator shares the 2 cores with the
-server under test, as it does for both servers.
+server under test, as it does for both servers. Besides req/s, each run records the servers' own
+CPU time per request (from /proc): on a machine shared with other work it is the steadier number,
+and ``ratio_cpu`` = peer CPU per request / tka CPU per request is the throughput ratio a CPU-bound
+server would reach on an idle machine. It does not see time spent waiting on locks (POST).
 """
 
 from __future__ import annotations
@@ -86,6 +89,19 @@ class Server:
         out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True)
         return [int(p) for p in out.stdout.split()]
 
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time used so far by the arbiter and its live workers (Linux /proc)."""
+        tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        total = 0
+        for pid in (self.proc.pid, *self.worker_pids()):
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text()
+            except OSError:
+                return None
+            fields = stat[stat.rfind(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        return total / tick
+
     def stop(self) -> None:
         if self.proc.poll() is None:
             self.proc.terminate()
@@ -154,10 +170,14 @@ def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_p
                 for case, (path, request) in cases.items():
                     order = list(servers.items()) if r % 2 == 0 else list(servers.items())[::-1]
                     for name, server in order:
+                        cpu_before = server.cpu_seconds()
                         result = load.run(server.url + path, request, duration=duration)
+                        cpu_after = server.cpu_seconds()
+                        result["server_cpu_ms_per_req"] = round((cpu_after - cpu_before) * 1000 / result["requests"], 3) \
+                            if cpu_before is not None and cpu_after is not None and result["requests"] else None
                         samples[case][name].append(result)
                         log(f"  round {r + 1}/{rounds} {case.upper():4} {name:4} {result['rps']:8.1f} req/s "
-                            f"p50 {result['p50_ms']} ms p99 {result['p99_ms']} ms"
+                            f"p50 {result['p50_ms']} ms p99 {result['p99_ms']} ms  cpu {result['server_cpu_ms_per_req']} ms/req"
                             + (f"  non-2xx {result['non_2xx']}" if result["non_2xx"] else "")
                             + (f"  socket errors {result['socket_errors']}" if result["socket_errors"] else ""))
             for server in servers.values():
@@ -182,6 +202,8 @@ def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_p
                 "rps": _median([x["rps"] for x in runs]),
                 "p50_ms": _median([x["p50_ms"] for x in runs if x["p50_ms"] is not None]),
                 "p99_ms": _median([x["p99_ms"] for x in runs if x["p99_ms"] is not None]),
+                "server_cpu_ms_per_req": _median([x["server_cpu_ms_per_req"] for x in runs
+                                                  if x.get("server_cpu_ms_per_req") is not None]),
                 "non_2xx": sum(x["non_2xx"] for x in runs),
                 "socket_errors": sum(x["socket_errors"] for x in runs),
                 "runs": runs,
@@ -190,6 +212,9 @@ def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_p
         entry["ratio_rps"] = round(tka_rps / peer_rps, 3) if peer_rps else None
         entry["ratio_p99"] = round(entry["tka"]["p99_ms"] / entry["peer"]["p99_ms"], 3) \
             if entry["peer"]["p99_ms"] else None
+        # Capacity on an otherwise idle machine: how many of the peer's requests one tka request costs.
+        tka_cpu, peer_cpu = entry["tka"]["server_cpu_ms_per_req"], entry["peer"]["server_cpu_ms_per_req"]
+        entry["ratio_cpu"] = round(peer_cpu / tka_cpu, 3) if tka_cpu and peer_cpu else None
         entry["target_ratio_rps"] = TARGETS[case]
         entry["meets_target"] = entry["ratio_rps"] is not None and entry["ratio_rps"] >= TARGETS[case]
         out[case] = entry
