@@ -1,0 +1,386 @@
+"""The broadcaster: one per worker process, between the durable event log and its sockets.
+
+One delivery path gives order and exactly-once across workers: a tailer thread reads the log
+(``event_id > position``, in id order, ids following commit order) and offers every event to every
+live subscriber of this worker, each with a bounded queue drained by its own sender thread. The
+tailer never writes to a socket, so a slow client can only fill its own queue; when that
+overflows the client is cut off with the slow-consumer close code and the id to resume from.
+
+A subscriber that resumes (``since``) reads the log itself until it reaches the tailer's position
+and then goes live; a per-subscriber cursor drops anything it already had, so the switch has
+neither a gap nor a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import weakref
+from collections import deque
+from typing import Any, Callable, Iterable
+
+from app.core.events import Event, EventBus, utc_now
+from app.events import retention
+from app.events.config import RUN_DIR_ENV, StreamConfig
+from app.events.protocol import PROTOCOL_VERSION, CloseCode, EventFilter, encode, event_message
+from app.events.registry import PeerRegistry
+from app.events.watcher import LogWatcher, watcher_for
+from app.store import Store
+
+log = logging.getLogger(__name__)
+
+PAGE = 500  # events per log read
+SHUTDOWN_GRACE = 1.0  # seconds a closing socket gets to take its close frame before it is cut
+
+_HUBS: "weakref.WeakSet[Hub]" = weakref.WeakSet()
+
+
+class Subscriber:
+    """One connected client as the hub sees it.
+
+    ``wake`` is set whenever the client's sender has something to do; ``abort`` cuts the
+    connection at once (a socket shutdown), for a sender stuck writing to a client that stopped
+    reading.
+    """
+
+    def __init__(self, client_id: str, wake: threading.Event, abort: Callable[[], None], queue_size: int) -> None:
+        self.client_id = client_id
+        self.wake = wake
+        self.abort = abort
+        self.queue_size = queue_size
+        self.queue: deque[tuple[int, str]] = deque()
+        self.lock = threading.Lock()
+        self.filter = EventFilter()
+        self.cursor = 0            # last log id offered to this client (queued or filtered out)
+        self.delivered = 0         # every event up to here was sent to the client or filtered out
+        self.overflowed = False
+        self.live = False
+        self.last_sent_id = 0      # last event id fully written to the socket
+        self.events_sent = 0
+        self.connected_at = utc_now()
+        self.last_ping: str | None = None
+        self.closing: tuple[CloseCode, str] | None = None
+        self.close_deadline: float | None = None
+        self.send_started: float | None = None
+        self.aborted = False
+
+    def offer(self, event_id: int, text: str | None) -> bool:
+        """Queue one event (``text`` None: filtered out, only the cursor moves); False when full."""
+        with self.lock:
+            if text is not None:
+                if len(self.queue) >= self.queue_size:
+                    return False
+                self.queue.append((event_id, text))
+            self.cursor = event_id
+            return True
+
+    def take(self) -> tuple[list[tuple[int, str]], int | None]:
+        """The queued events and the cursor they bring the client to once sent.
+
+        The cursor is None after an overflow: the events it covers were dropped, not sent.
+        """
+        with self.lock:
+            items = list(self.queue)
+            self.queue.clear()
+            return items, None if self.overflowed else self.cursor
+
+    def drop_queue(self, *, overflowed: bool = False) -> None:
+        with self.lock:
+            self.queue.clear()
+            self.overflowed = self.overflowed or overflowed
+
+    def request_close(self, code: CloseCode, reason: str, within: float) -> None:
+        """Ask the sender to close; if it cannot within ``within`` s, the hub cuts the socket."""
+        if self.closing is None:
+            self.closing = (code, reason)
+            self.close_deadline = time.monotonic() + within
+        self.wake.set()
+
+    def info(self) -> dict[str, Any]:
+        return {"client_id": self.client_id, "worker_pid": os.getpid(), "connected_at": self.connected_at,
+                "events_sent": self.events_sent, "last_event_id": self.delivered, "last_ping": self.last_ping,
+                "queue_depth": len(self.queue), "filters": self.filter.to_dict()}
+
+
+class Hub:
+    def __init__(self, store: Store, bus: EventBus, config: StreamConfig, *,
+                 render: Callable[[Event], str] | None = None, watcher: LogWatcher | None = None,
+                 registry: PeerRegistry | None = None) -> None:
+        self.store = store
+        self.bus = bus
+        self.config = config
+        self.render = render or (lambda e: encode(event_message(e)))
+        self.registry = registry or PeerRegistry(os.environ.get(RUN_DIR_ENV))
+        self._watcher = watcher
+        self._lock = threading.Lock()
+        self._subscribers: dict[Subscriber, None] = {}
+        self._live: dict[Subscriber, None] = {}
+        self._replays = threading.BoundedSemaphore(max(1, config.replay_concurrency))
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._closing_all = False
+        self._dirty = True         # counters changed: publish within half a second
+        self._members_dirty = True  # connections came, went or changed filters: publish now
+        self._pruning = threading.Lock()
+        self.position = 0          # the last log id the tailer has dispatched
+        self.events_dispatched = 0
+        self.slow_consumers_cut = 0
+        _HUBS.add(self)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def ensure_started(self) -> None:
+        """Start the tailer in this process (lazily: the app may be built before a fork)."""
+        if self._thread is not None or self._stopping.is_set():
+            return
+        with self._lock:
+            if self._thread is not None:
+                return
+            if self._watcher is None:
+                self._watcher = watcher_for(self.store)
+            with self.store.read() as uow:
+                self.position = max(self.position, uow.last_event_id())
+            watcher = self._watcher
+            self.bus.subscribe("*", lambda _event: watcher.poke())
+            self._thread = threading.Thread(target=self._run, name="tka-event-tailer", daemon=True)
+            self._thread.start()
+
+    def shutdown(self, code: CloseCode = CloseCode.GOING_AWAY, reason: str = "server shutting down",
+                 *, wait: bool = False) -> None:
+        """Close every socket with ``code`` now; cut those that cannot take a close frame in time.
+
+        Safe to call from a signal handler with ``wait=False`` (it never blocks then).
+        """
+        with self._lock:
+            self._closing_all = True
+            subscribers = list(self._subscribers)
+        for sub in subscribers:
+            sub.request_close(code, reason, SHUTDOWN_GRACE)
+
+        def finish() -> None:
+            deadline = time.monotonic() + SHUTDOWN_GRACE
+            while time.monotonic() < deadline and self.connection_count():
+                time.sleep(0.02)
+            for sub in self._all():
+                self._abort(sub)
+            self._stopping.set()
+            if self._watcher is not None:
+                self._watcher.poke()
+            self.registry.remove()
+
+        closer = threading.Thread(target=finish, name="tka-event-shutdown", daemon=True)
+        closer.start()
+        if wait:
+            closer.join(SHUTDOWN_GRACE + 1)
+
+    # -- subscribers --------------------------------------------------------------------------
+    def register(self, sub: Subscriber) -> bool:
+        """Count a new connection; False when this worker is full (or shutting down)."""
+        self.ensure_started()
+        with self._lock:
+            if self._closing_all or len(self._subscribers) >= self.config.max_connections:
+                return False
+            self._subscribers[sub] = None
+            self._members_dirty = True
+            return True
+
+    def unregister(self, sub: Subscriber) -> None:
+        with self._lock:
+            self._subscribers.pop(sub, None)
+            self._live.pop(sub, None)
+            sub.live = False
+            self._members_dirty = True
+
+    def connection_count(self) -> int:
+        return len(self._subscribers)
+
+    def go_live(self, sub: Subscriber, after: int | None = None) -> int | None:
+        """Make ``sub`` live if the tailer has dispatched everything up to ``after``.
+
+        ``after=None``: live from the current position (a new client). Returns the id the client is
+        live after, or None when it still has log to read (the tailer is ahead of ``after``).
+        """
+        with self._lock:
+            if after is None:
+                after = self.position
+            elif after < self.position:
+                return None
+            with sub.lock:
+                sub.cursor = after
+                sub.overflowed = False
+            sub.live = True
+            self._live[sub] = None
+            self._dirty = True
+            return after
+
+    def pause(self, sub: Subscriber) -> None:
+        """Stop offering events to ``sub`` (before a resume re-reads the log)."""
+        with self._lock:
+            self._live.pop(sub, None)
+            sub.live = False
+            sub.drop_queue()
+
+    def set_filter(self, sub: Subscriber, event_filter: EventFilter) -> None:
+        sub.filter = event_filter
+        self._members_dirty = True
+
+    def read(self, after: int, limit: int = PAGE) -> tuple[list[Event], retention.LogBounds]:
+        """A page of the log after ``after`` and what the log still holds, from one snapshot."""
+        with self._replays, self.store.read() as uow:
+            return uow.events_since(after, limit), retention.bounds(uow)
+
+    # -- the tailer ---------------------------------------------------------------------------
+    def pump(self) -> int:
+        """Read everything committed after ``position`` and offer it to the live subscribers."""
+        total = 0
+        while True:
+            with self.store.read() as uow:
+                batch = uow.events_since(self.position, PAGE)
+            total += self.dispatch(batch)
+            if len(batch) < PAGE:
+                return total
+
+    def dispatch(self, events: Iterable[Event]) -> int:
+        touched: dict[Subscriber, None] = {}
+        count = 0
+        with self._lock:
+            for event in events:
+                assert event.event_id is not None
+                if event.event_id <= self.position:
+                    continue
+                self.position = event.event_id
+                count += 1
+                text: str | None = None
+                for sub in list(self._live):
+                    if event.event_id <= sub.cursor:
+                        continue
+                    if not sub.filter.accepts(event):
+                        sub.offer(event.event_id, None)
+                        continue
+                    if text is None:
+                        text = self.encode_event(event)
+                    if sub.offer(event.event_id, text):
+                        touched[sub] = None
+                    else:
+                        self._cut_off(sub)
+        self.events_dispatched += count
+        for sub in touched:
+            sub.wake.set()
+        return count
+
+    def encode_event(self, event: Event) -> str:
+        """The ``event`` message as sent, rendered once per event for every client."""
+        try:
+            return self.render(event)
+        except Exception:  # never lose an event to a rendering bug: send the stored form
+            log.exception("rendering event %s failed; sending its stored data", event.event_id)
+            return encode(event_message(event))
+
+    def _cut_off(self, sub: Subscriber) -> None:
+        """The client's queue overflowed (hub lock held): stop feeding it and have it closed."""
+        self._live.pop(sub, None)
+        sub.live = False
+        sub.drop_queue(overflowed=True)
+        self.slow_consumers_cut += 1
+        log.warning("WebSocket client %s is too slow (%d queued); closing it", sub.client_id, sub.queue_size)
+        sub.request_close(CloseCode.SLOW_CONSUMER, "slow consumer", self.config.send_timeout)
+
+    def _run(self) -> None:
+        assert self._watcher is not None
+        pending = False
+        now = time.monotonic()
+        next_sweep = now + 1.0
+        next_publish = now
+        next_prune = now + 1.0
+        while not self._stopping.is_set():
+            try:
+                pending = self._watcher.wait(self.config.poll_interval) or pending
+                if self._stopping.is_set():
+                    break
+                now = time.monotonic()
+                if now >= next_sweep:  # a safety net: read the log now and then regardless
+                    pending, next_sweep = True, now + 1.0
+                if pending:
+                    self.pump()
+                    pending = False
+                self._reap(now)
+                if self._members_dirty or (self._dirty and now >= next_publish):
+                    next_publish = now + 0.5
+                    self._publish()
+                if now >= next_prune:
+                    next_prune = now + self.config.prune_interval
+                    self._prune_soon()
+            except Exception:
+                log.exception("event tailer failed; retrying")
+                self._stopping.wait(0.5)
+        if self._watcher is not None:
+            self._watcher.close()
+
+    def _reap(self, now: float) -> None:
+        for sub in self._all():
+            if sub.aborted:
+                continue
+            stuck = sub.send_started is not None and now - sub.send_started > self.config.send_timeout
+            overdue = sub.close_deadline is not None and now > sub.close_deadline
+            if stuck or overdue:
+                log.warning("WebSocket client %s stopped taking data; cutting the connection", sub.client_id)
+                self._abort(sub)
+
+    @staticmethod
+    def _abort(sub: Subscriber) -> None:
+        if not sub.aborted:
+            sub.aborted = True
+            try:
+                sub.abort()
+            except Exception:  # already gone
+                pass
+            sub.wake.set()
+
+    def _prune_soon(self) -> None:
+        if not self._pruning.acquire(blocking=False):
+            return
+
+        def run() -> None:
+            try:
+                retention.prune_if_due(self.store, keep_events=self.config.retention_events,
+                                       keep_hours=self.config.retention_hours,
+                                       interval=self.config.prune_interval * 0.9)
+            except Exception:
+                log.exception("pruning the event log failed")
+            finally:
+                self._pruning.release()
+
+        threading.Thread(target=run, name="tka-event-prune", daemon=True).start()
+
+    # -- stats --------------------------------------------------------------------------------
+    def _all(self) -> list[Subscriber]:
+        with self._lock:
+            return list(self._subscribers)
+
+    def mark_dirty(self) -> None:
+        self._dirty = True
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"pid": os.getpid(), "last_event_id": self.position,
+                "connections": [sub.info() for sub in self._all()]}
+
+    def _publish(self) -> None:
+        self._dirty = self._members_dirty = False
+        self.registry.publish(self.snapshot())
+
+    def stats(self) -> dict[str, Any]:
+        """Every worker's connections (see app.events.registry)."""
+        workers = [self.snapshot(), *self.registry.peers()]
+        connections = [c for w in workers for c in w.get("connections", [])]
+        return {"total_connections": len(connections), "workers": len(workers),
+                "scope": "server" if self.registry.shared else "worker", "served_by": os.getpid(),
+                "protocol_version": PROTOCOL_VERSION,
+                "last_event_id": max(int(w.get("last_event_id") or 0) for w in workers),
+                "connections": connections}
+
+
+def shutdown_all(*, wait: bool = False) -> None:
+    """Close every socket of every hub in this process with 1001 (gunicorn shutdown hooks)."""
+    for hub in list(_HUBS):
+        hub.shutdown(wait=wait)

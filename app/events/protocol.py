@@ -1,0 +1,176 @@
+"""The WebSocket event protocol (asyncapi.yaml): message shapes, parsing, close codes.
+
+Pure functions and small value types; no sockets and no Flask, so every rule here is tested
+without a server. Client messages may carry an ``id`` (number or string); the reply echoes it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Any, Callable, Mapping
+
+from app.core.events import Event, matches, utc_now
+
+PROTOCOL_VERSION = 1
+MAX_FILTERS = 100
+_PATTERN = re.compile(r"^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$")
+_SEQUENCE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+class CloseCode(IntEnum):
+    """Why the server closed a socket (asyncapi.yaml, "Close codes")."""
+
+    NORMAL = 1000            # the client closed, or the server ended the session normally
+    GOING_AWAY = 1001        # the server is shutting down: reconnect with ?since=<last event_id>
+    POLICY_VIOLATION = 1008  # authentication missing or wrong
+    MESSAGE_TOO_BIG = 1009   # a client message was over the size limit
+    INTERNAL_ERROR = 1011    # a server bug; reconnect with ?since=
+    TRY_AGAIN_LATER = 1013   # this worker holds its maximum of sockets; retry shortly
+    SLOW_CONSUMER = 4008     # the client read too slowly; reason says "resume with since=N"
+
+
+class ProtocolError(Exception):
+    """A client message the server cannot act on; answered with an ``error`` message."""
+
+    def __init__(self, code: str, message: str, msg_id: Any = None) -> None:
+        super().__init__(message)
+        self.code, self.message, self.msg_id = code, message, msg_id
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events a client wants: empty tuples mean every event type / every sequence."""
+
+    event_types: tuple[str, ...] = ()
+    sequence_ids: tuple[str, ...] = ()
+
+    def accepts(self, event: Event) -> bool:
+        if self.event_types and not any(matches(p, event.event_type) for p in self.event_types):
+            return False
+        return not self.sequence_ids or event.sequence_id in self.sequence_ids
+
+    def to_dict(self) -> dict[str, list[str]]:
+        return {"event_types": list(self.event_types), "sequence_ids": list(self.sequence_ids)}
+
+
+# -- client messages ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ClientMessage:
+    type: str
+    id: Any = None
+
+
+@dataclass(frozen=True)
+class SetFilters(ClientMessage):
+    filter: EventFilter = EventFilter()
+
+
+@dataclass(frozen=True)
+class Resume(ClientMessage):
+    since: int = 0
+
+
+@dataclass(frozen=True)
+class Auth(ClientMessage):
+    token: str = ""
+
+
+SIMPLE_TYPES = ("ping", "get_stats")
+
+
+def parse(raw: str | bytes) -> ClientMessage:
+    """One client frame -> a message, or ProtocolError naming what is wrong."""
+    if isinstance(raw, (bytes, bytearray)):
+        raise ProtocolError("unsupported_data", "binary frames are not supported; send JSON text")
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ProtocolError("invalid_json", "the message is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ProtocolError("invalid_message", "a message is a JSON object with a 'type'")
+    msg_id = body.get("id")
+    if msg_id is not None and (isinstance(msg_id, bool) or not isinstance(msg_id, (int, str))
+                               or (isinstance(msg_id, str) and len(msg_id) > 64)):
+        raise ProtocolError("invalid_message", "id must be a number or a string of at most 64 characters")
+    kind = body.get("type")
+    if not isinstance(kind, str):
+        raise ProtocolError("invalid_message", "type must be a string", msg_id)
+    if kind in SIMPLE_TYPES:
+        return ClientMessage(kind, msg_id)
+    if kind == "set_filters":
+        return SetFilters(kind, msg_id, EventFilter(
+            _strings(body, "event_types", _PATTERN, "an event type such as 'sequence.created', "
+                                                    "a prefix such as 'sequence.*', or '*'", msg_id),
+            _strings(body, "sequence_ids", _SEQUENCE_ID, "a sequence id", msg_id)))
+    if kind == "resume":
+        since = body.get("since")
+        if isinstance(since, bool) or not isinstance(since, int) or since < 0:
+            raise ProtocolError("invalid_message", "since must be an integer event_id of 0 or more", msg_id)
+        return Resume(kind, msg_id, since)
+    if kind == "auth":
+        token = body.get("token")
+        if not isinstance(token, str):
+            raise ProtocolError("invalid_message", "token must be a string", msg_id)
+        return Auth(kind, msg_id, token)
+    raise ProtocolError("unknown_type", f"unknown message type {kind[:40]!r}; expected one of "
+                                        "set_filters, ping, get_stats, resume, auth", msg_id)
+
+
+def _strings(body: Mapping[str, Any], name: str, pattern: re.Pattern[str], what: str,
+             msg_id: Any) -> tuple[str, ...]:
+    value = body.get(name)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or len(value) > MAX_FILTERS:
+        raise ProtocolError("invalid_message", f"{name} must be an array of at most {MAX_FILTERS} strings", msg_id)
+    for item in value:
+        if not isinstance(item, str) or not pattern.match(item):
+            raise ProtocolError("invalid_message", f"{name}: {str(item)[:70]!r} is not {what}", msg_id)
+    return tuple(dict.fromkeys(value))
+
+
+def parse_since(raw: str | None) -> int | None:
+    """``?since=N`` -> N; ValueError for anything but a non-negative integer."""
+    if raw is None:
+        return None
+    if not raw.isdigit() or len(raw) > 18:
+        raise ValueError("since must be a non-negative integer event_id")
+    return int(raw)
+
+
+# -- server messages ---------------------------------------------------------------------------
+def encode(message: Mapping[str, Any]) -> str:
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+
+
+def reply(kind: str, msg_id: Any = None, **fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": kind}
+    if msg_id is not None:
+        body["id"] = msg_id
+    body.update(fields)
+    body["timestamp"] = utc_now()
+    return body
+
+
+def hello(client_id: str, last_event_id: int, heartbeat_interval: float) -> dict[str, Any]:
+    return reply("connection_established", client_id=client_id, protocol_version=PROTOCOL_VERSION,
+                 last_event_id=last_event_id, heartbeat_interval=heartbeat_interval)
+
+
+def error(code: str, message: str, msg_id: Any = None, **extra: Any) -> dict[str, Any]:
+    return reply("error", msg_id, code=code, message=message, **extra)
+
+
+def event_message(event: Event, data_out: Callable[[Mapping[str, Any]], Any] = dict) -> dict[str, Any]:
+    """The ``event`` message; ``data_out`` turns stored data into its API shape."""
+    return {"type": "event", "event_id": event.event_id, "event_type": event.event_type,
+            "timestamp": event.timestamp, "sequence_id": event.sequence_id, "request_id": event.request_id,
+            "command_id": event.command_id, "data": data_out(event.data)}
+
+
+def slow_consumer_reason(resume_since: int) -> str:
+    return f"slow consumer; resume with since={resume_since}"

@@ -1,0 +1,172 @@
+"""The broadcaster without sockets: order, exactly once, bounded queues, going live after a replay."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from app.bootstrap import bootstrap
+from app.core.events import Event, EventBus
+from app.events import protocol as p
+from app.events.config import StreamConfig
+from app.events.hub import Hub, Subscriber
+from app.events.registry import PeerRegistry
+from app.services.sequences import BeatSpec, SequenceManagementService
+from app.store import Store
+
+
+class Cut:
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self) -> None:
+        self.count += 1
+
+
+def subscriber(name: str = "c", queue_size: int = 100) -> Subscriber:
+    return Subscriber(name, threading.Event(), Cut(), queue_size)
+
+
+def sent(sub: Subscriber) -> list[int]:
+    items, _ = sub.take()
+    return [json.loads(text)["event_id"] for _, text in items]
+
+
+@pytest.fixture(autouse=True)
+def quick_shutdown(monkeypatch):
+    monkeypatch.setattr("app.events.hub.SHUTDOWN_GRACE", 0.05)
+
+
+@pytest.fixture
+def hub(container):
+    h = Hub(container.resolve(Store), container.resolve(EventBus), StreamConfig(queue_size=5),
+            registry=PeerRegistry(None))
+    yield h
+    h.shutdown(wait=True)
+
+
+def ev(event_id: int, event_type: str = "sequence.updated", sequence_id: str = "s1") -> Event:
+    return Event(event_type, {"i": event_id}, sequence_id=sequence_id, event_id=event_id)
+
+
+def test_live_subscribers_get_each_new_event_once_in_order(hub):
+    a, b = subscriber("a"), subscriber("b")
+    for sub in (a, b):
+        assert hub.register(sub)
+        assert hub.go_live(sub) == 0
+    hub.dispatch([ev(1), ev(2)])
+    hub.dispatch([ev(2), ev(3), ev(1)])  # already dispatched ids are never offered again
+    assert sent(a) == sent(b) == [1, 2, 3]
+    assert a.wake.is_set()
+
+
+def test_filters_apply_but_the_cursor_still_moves(hub):
+    sub = subscriber()
+    hub.register(sub)
+    hub.go_live(sub)
+    hub.set_filter(sub, p.EventFilter(("command.*",)))
+    hub.dispatch([ev(1), ev(2, "command.undone"), ev(3)])
+    items, cursor = sub.take()
+    assert [i for i, _ in items] == [2] and cursor == 3
+
+
+def test_a_subscriber_behind_the_tailer_cannot_go_live_until_it_caught_up(hub):
+    hub.dispatch([ev(1), ev(2), ev(3)])
+    sub = subscriber()
+    hub.register(sub)
+    assert hub.go_live(sub, 1) is None  # it must read 2 and 3 from the log first
+    assert hub.go_live(sub, 3) == 3
+    hub.dispatch([ev(4)])
+    assert sent(sub) == [4]
+
+
+def test_a_subscriber_that_read_ahead_of_the_tailer_gets_no_duplicate(hub):
+    hub.dispatch([ev(1)])
+    sub = subscriber()
+    hub.register(sub)
+    assert hub.go_live(sub, 3) == 3  # replayed 2 and 3 straight from the log
+    hub.dispatch([ev(2), ev(3), ev(4)])
+    assert sent(sub) == [4]
+
+
+def test_an_overflowing_queue_cuts_that_client_off_and_nobody_else(hub):
+    slow, fast = subscriber("slow", queue_size=3), subscriber("fast", queue_size=100)
+    for sub in (slow, fast):
+        hub.register(sub)
+        hub.go_live(sub)
+    hub.dispatch([ev(i) for i in range(1, 11)])
+    assert slow.closing == (p.CloseCode.SLOW_CONSUMER, "slow consumer")
+    assert not slow.live and slow.take() == ([], None)  # dropped events are not "delivered"
+    assert sent(fast) == list(range(1, 11))
+    assert hub.slow_consumers_cut == 1
+    hub.dispatch([ev(11)])
+    assert sent(fast) == [11] and slow.take() == ([], None)
+
+
+def test_a_sender_stuck_on_a_client_is_cut_after_the_send_timeout(container):
+    h = Hub(container.resolve(Store), container.resolve(EventBus), StreamConfig(send_timeout=0.05),
+            registry=PeerRegistry(None))
+    stuck, fine = subscriber("stuck"), subscriber("fine")
+    for sub in (stuck, fine):
+        h.register(sub)
+    stuck.send_started = time.monotonic()
+    h._reap(time.monotonic() + 1)
+    assert stuck.abort.count == 1 and fine.abort.count == 0
+    h._reap(time.monotonic() + 2)
+    assert stuck.abort.count == 1  # once
+
+
+def test_the_tailer_delivers_this_process_commits_and_another_process_commits(hub, service, db_url):
+    sub = subscriber(queue_size=1000)
+    hub.register(sub)  # starts the tailer
+    hub.go_live(sub)
+    service.create_sequence("mine", start_position="alpha1")  # published on this bus: wakes at once
+    other = bootstrap(db_url, migrate=False)  # a second store and bus, as another worker has
+    try:
+        other.resolve(SequenceManagementService).create_sequence("theirs", start_position="alpha1")
+    finally:
+        other.resolve(Store).dispose()
+    received: list[int] = []
+    deadline = time.monotonic() + 5
+    while len(received) < 4 and time.monotonic() < deadline:
+        sub.wake.wait(0.1)
+        sub.wake.clear()
+        received += sent(sub)
+    with service.store.read() as uow:
+        assert received == [e.event_id for e in uow.events_since(0)]
+
+
+def test_shutdown_asks_every_socket_to_go_away_and_refuses_new_ones(hub):
+    subs = [subscriber(str(i)) for i in range(3)]
+    for sub in subs:
+        hub.register(sub)
+    hub.shutdown(wait=False)
+    assert all(s.closing and s.closing[0] == p.CloseCode.GOING_AWAY and s.wake.is_set() for s in subs)
+    assert not hub.register(subscriber("late"))
+
+
+def test_the_connection_limit_is_per_worker(container):
+    h = Hub(container.resolve(Store), container.resolve(EventBus), StreamConfig(max_connections=2),
+            registry=PeerRegistry(None))
+    subs = [subscriber(str(i)) for i in range(3)]
+    assert [h.register(s) for s in subs] == [True, True, False]
+    h.unregister(subs[0])
+    assert h.register(subs[2])
+    h.shutdown(wait=True)
+
+
+def test_stats_merge_the_other_workers_lists(hub, tmp_path):
+    hub.registry = PeerRegistry(str(tmp_path))
+    (tmp_path / "1.json").write_text(json.dumps({"pid": 1, "last_event_id": 9, "connections": [
+        {"client_id": "gone"}]}))  # pid 1 is init here: alive, so counted
+    (tmp_path / "999999999.json").write_text("{}")  # no such process: ignored and removed
+    sub = subscriber("me")
+    hub.register(sub)
+    stats = hub.stats()
+    assert stats["scope"] == "server" and stats["workers"] == 2 and stats["total_connections"] == 2
+    assert {c["client_id"] for c in stats["connections"]} == {"gone", "me"}
+    assert stats["last_event_id"] == 9
+    assert not (tmp_path / "999999999.json").exists()
