@@ -67,8 +67,10 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    from app.events.gunicorn import server_options
+
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    return {
+    options = {
         "bind": f"{host}:{settings.port}",
         "workers": settings.workers,
         "worker_class": "gthread",
@@ -84,6 +86,9 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "control_socket_disable": True,
         "child_exit": _child_exit,
     }
+    # WebSocket threads on top of settings.threads, and sockets closed with 1001 on shutdown
+    options.update(server_options(settings.threads))
+    return options
 
 
 def _child_exit(_server: Any, worker: Any) -> None:
@@ -126,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", help="bind address (default 127.0.0.1; others need --token)")
     serve.add_argument("--port", type=int, help="port (default 8000)")
     serve.add_argument("--workers", type=int, help="gunicorn worker processes (default 2)")
-    serve.add_argument("--threads", type=int, help="threads per worker (default 32)")
+    serve.add_argument("--threads", type=int, help="threads per worker for HTTP requests (default 32); "
+                                                  "WebSocket connections get theirs on top (TKA_WS_MAX_CONNECTIONS)")
     serve.add_argument("--database", help="SQLAlchemy URL: sqlite:///path or postgresql://... "
                                           "(default: SQLite in the per-user data dir)")
     serve.add_argument("--token", help="require 'Authorization: Bearer TOKEN' on /api (or TKA_API_TOKEN)")

@@ -14,7 +14,7 @@ from connexion.exceptions import ProblemException
 from connexion.resolver import Resolver
 from swagger_ui_bundle import swagger_ui_path
 
-from app.api import monitoring, security
+from app.api import monitoring, security, stream
 from app.api.problems import handle_exception
 from app.api.validation import VALIDATOR_MAP
 from app.core.container import Container
@@ -51,6 +51,7 @@ def create_app(container: Container, *, edge: security.EdgeConfig | None = None,
     app.extensions["tka.started"] = time.time()
     app.json.sort_keys = False  # type: ignore[attr-defined]
     security.install(app, edge or security.EdgeConfig())
+    stream.install(app, container, edge or security.EdgeConfig())  # /ws: the event stream
     monitoring.install(app)
     # Replace Connexion's handlers so every error, its own included, has our problem shape.
     for code in werkzeug.exceptions.default_exceptions:

@@ -1,0 +1,12 @@
+"""The event stream's REST side: connection statistics across every worker."""
+
+from __future__ import annotations
+
+import flask
+
+from app.api.http import envelope, json_response
+
+
+def get_websocket_stats() -> flask.Response:
+    stats = flask.current_app.extensions["tka.events"].stats()
+    return json_response(envelope(stats, f"{stats['total_connections']} WebSocket connection(s)"))

@@ -1,0 +1,358 @@
+"""The event stream's HTTP edge: ``GET /ws`` and ``/ws/<client_id>`` (flask-sock), one session each.
+
+A session runs on the gunicorn thread that accepted the upgrade and is its client's only writer:
+the hello, replays, queued events, replies, heartbeats and the close frame all leave from here, in
+that order. simple-websocket's own reader thread collects the client's messages and sets the same
+``threading.Event`` the hub sets when it queues an event, so one wait serves both directions.
+The protocol itself (shapes, parsing, close codes) is app.events.protocol; asyncapi.yaml
+documents it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+import socket
+import threading
+import time
+import uuid
+from typing import Any, Mapping
+
+import flask
+from flask_sock import Sock
+from simple_websocket import ConnectionClosed
+
+from app.api.problems import ApiProblem
+from app.api.security import EdgeConfig
+from app.api.serializers import beat_out, sequence_out
+from app.core.container import Container
+from app.core.events import Event, EventBus, utc_now
+from app.domain.models import BeatData, SequenceData
+from app.events import protocol as p
+from app.events.config import StreamConfig
+from app.events.hub import PAGE, Hub, Subscriber
+from app.store import Store
+
+log = logging.getLogger(__name__)
+
+CLOSE_WAIT = 1.0  # seconds a client gets to answer our close frame before the socket is shut
+
+
+def install(app: flask.Flask, container: Container, edge: EdgeConfig, config: StreamConfig | None = None) -> Hub:
+    """Add the WebSocket routes and this process's hub to ``app``."""
+    config = config or StreamConfig.from_env()
+    hub = Hub(container.resolve(Store), container.resolve(EventBus), config, render=render_event)
+    app.extensions["tka.events"] = hub
+    # Reader threads must not keep a stopping worker alive; oversized frames close with 1009.
+    app.config["SOCK_SERVER_OPTIONS"] = {
+        "max_message_size": config.max_message_bytes,
+        "thread_class": functools.partial(threading.Thread, daemon=True),
+    }
+    bp = flask.Blueprint("tka_events", __name__)
+    sock = Sock()
+
+    @bp.before_request
+    def _check_upgrade() -> None:
+        """Refuse a bad upgrade with a problem response, before it becomes a socket."""
+        request = flask.request
+        client_id = (request.view_args or {}).get("client_id")
+        if client_id is not None and not p.CLIENT_ID.match(client_id):
+            raise ApiProblem(400, "invalid_client_id", "client_id is 1-64 letters, digits or . _ : -",
+                             errors=[{"field": "client_id", "message": "1-64 letters, digits or . _ : -"}])
+        try:
+            since = p.parse_since(request.args.get("since"))
+            event_filter = p.parse(p.encode({"type": "set_filters",
+                                             "event_types": request.args.getlist("event_type") or None,
+                                             "sequence_ids": request.args.getlist("sequence_id") or None}))
+        except ValueError as exc:
+            raise ApiProblem(400, "invalid_parameter", str(exc),
+                             errors=[{"field": "since", "message": str(exc)}]) from None
+        except p.ProtocolError as exc:
+            field = "event_type" if "event_types" in exc.message else "sequence_id"
+            raise ApiProblem(400, "invalid_parameter", exc.message,
+                             errors=[{"field": field, "message": exc.message}]) from None
+        authorized = not edge.token
+        header = request.headers.get("Authorization")
+        if edge.token and header is not None:
+            scheme, _, presented = header.partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), edge.token.encode()):
+                raise ApiProblem(401, "unauthorized", "a valid 'Authorization: Bearer <token>' header is required",
+                                 headers={"WWW-Authenticate": 'Bearer realm="tka"'})
+            authorized = True
+        flask.g.tka_stream = {"client_id": client_id or f"client_{uuid.uuid4().hex[:8]}", "since": since,
+                              "filter": event_filter.filter, "authorized": authorized}  # type: ignore[attr-defined]
+        # No permessage-deflate: events are small, and a compressor per socket costs ~300 KB and
+        # CPU for every client on every event.
+        request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
+
+    def serve(ws: Any, client_id: str | None = None) -> None:
+        Session(ws, hub, config, token=edge.token, **flask.g.tka_stream).run()
+
+    sock.route("/ws", bp=bp, endpoint="stream")(serve)
+    sock.route("/ws/<client_id>", bp=bp, endpoint="named_stream")(serve)
+    app.register_blueprint(bp)
+
+    @app.before_request
+    def _start_hub() -> None:
+        # The tailer also prunes the log, so it runs in every worker that serves anything.
+        try:
+            hub.ensure_started()
+        except Exception:  # the event stream must never take REST down with it
+            log.exception("starting the event stream failed; retrying on the next request")
+
+    return hub
+
+
+# -- events in their API shape ----------------------------------------------------------------
+def data_out(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored event data with the sequence and beats in openapi.yaml's shapes."""
+    out = dict(data)
+    if isinstance(out.get("sequence"), Mapping):
+        out["sequence"] = sequence_out(SequenceData.from_dict(out["sequence"]))
+    for key in ("beat", "removed_beat"):
+        if isinstance(out.get(key), Mapping):
+            out[key] = beat_out(BeatData.from_dict(out[key]))
+    return out
+
+
+def render_event(event: Event) -> str:
+    return p.encode(p.event_message(event, data_out))
+
+
+# -- one connection ---------------------------------------------------------------------------
+class _GuardedSocket:
+    """The connection's socket, written one whole frame at a time.
+
+    simple-websocket's reader thread answers pings on the socket while the session writes events;
+    the lock keeps their frames from interleaving, and ``sendall`` never leaves half a frame.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._lock = threading.Lock()
+
+    def send(self, data: bytes) -> int:
+        with self._lock:
+            self._sock.sendall(data)
+        return len(data)
+
+    def close(self) -> None:
+        """Hang up without a reset: closing with unread input (the rest of an oversized frame,
+        say) would make the kernel reset the connection and lose our close frame."""
+        try:
+            self._sock.shutdown(socket.SHUT_WR)
+            self._sock.settimeout(CLOSE_WAIT)
+            drained = 0
+            while drained < 1 << 20:
+                chunk = self._sock.recv(65536)
+                if not chunk:
+                    break
+                drained += len(chunk)
+        except OSError:
+            pass
+        finally:
+            self._sock.close()
+
+    def abort(self) -> None:
+        """Cut the connection now; unblocks a send stuck on a client that stopped reading."""
+        try:
+            self._sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    def __getattr__(self, name: str) -> Any:  # recv, fileno...
+        return getattr(self._sock, name)
+
+
+class Session:
+    def __init__(self, ws: Any, hub: Hub, config: StreamConfig, *, client_id: str, since: int | None,
+                 filter: p.EventFilter, authorized: bool, token: str | None) -> None:  # noqa: A002
+        self.ws = ws
+        self.hub = hub
+        self.config = config
+        self.since = since
+        self.authorized = authorized
+        self.token = token
+        if config.send_buffer_bytes:
+            ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, config.send_buffer_bytes)
+        self.sock = _GuardedSocket(ws.sock)
+        ws.sock = self.sock
+        self.sub = Subscriber(client_id, ws.event, self.sock.abort, config.queue_size)
+        self.sub.filter = filter
+        self.last_send = time.monotonic()
+
+    def run(self) -> None:
+        if not self.hub.register(self.sub):
+            self._close(p.CloseCode.TRY_AGAIN_LATER, "this worker holds its maximum of sockets; retry")
+            self._release()
+            return
+        try:
+            self._serve()
+        except (ConnectionClosed, OSError):
+            pass  # the client left, or the hub cut the connection
+        except Exception:
+            log.exception("WebSocket session %s failed", self.sub.client_id)
+            self._close(p.CloseCode.INTERNAL_ERROR, f"internal error; resume with since={self.sub.delivered}")
+        finally:
+            self.hub.unregister(self.sub)
+            self._release()
+
+    def _release(self) -> None:
+        """End the TCP connection here, once the client answered our close (or could not).
+
+        Left to gunicorn, a socket is drained on the worker's main thread for up to 2 s each,
+        which would serialize a shutdown behind every client that does not hang up at once.
+        """
+        reader = getattr(self.ws, "thread", None)
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(CLOSE_WAIT)  # simple-websocket's reader ends on the client's close frame
+        self.sock.abort()
+        self.sock.close()
+
+    # -- phases -------------------------------------------------------------------------------
+    def _serve(self) -> None:
+        if not self.authorized and not self._authenticate():
+            return
+        heartbeat = self.config.heartbeat_interval
+        if self.since is None:
+            start = self.hub.go_live(self.sub)
+            assert start is not None
+            self.sub.delivered = start
+            self._send(p.hello(self.sub.client_id, start, heartbeat))
+        else:
+            self._send(p.hello(self.sub.client_id, self.hub.position, heartbeat))
+            self._catch_up(self.since)
+        while True:
+            if self.sub.closing:
+                return self._close_as_asked()
+            self.ws.event.wait(max(0.0, self.last_send + heartbeat - time.monotonic()))
+            self.ws.event.clear()
+            self._read_messages()
+            if self.sub.closing:
+                return self._close_as_asked()
+            self._flush()
+            if time.monotonic() - self.last_send >= heartbeat:
+                self._send(p.reply("heartbeat", last_event_id=self.sub.delivered))
+
+    def _authenticate(self) -> bool:
+        """The server has a token and the upgrade carried none: the first message must be auth."""
+        deadline = time.monotonic() + self.config.auth_timeout
+        while not self.sub.closing:
+            raw = self.ws.receive(timeout=0)
+            if raw is None:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self.ws.event.wait(remaining)
+                self.ws.event.clear()
+                continue
+            try:
+                message = p.parse(raw)
+            except p.ProtocolError:
+                message = None
+            if isinstance(message, p.Auth) and self.token and \
+                    hmac.compare_digest(message.token.encode(), self.token.encode()):
+                self.authorized = True
+                return True
+            self._close(p.CloseCode.POLICY_VIOLATION, "authentication failed")
+            return False
+        if self.sub.closing:
+            self._close_as_asked()
+        else:
+            self._close(p.CloseCode.POLICY_VIOLATION, "authentication required: send {type: auth, token} first")
+        return False
+
+    def _catch_up(self, since: int) -> None:
+        """Replay the log after ``since`` until level with the tailer, then go live.
+
+        The first read always happens, so a ``since`` the log can no longer serve (pruned, or
+        newer than anything in it) is answered with ``resync_required``, never a silent gap.
+        """
+        self.hub.pause(self.sub)
+        cursor = self.sub.delivered = since
+        while not self.sub.closing:
+            events, bounds = self.hub.read(cursor)
+            if bounds.pruned_through > cursor or cursor > bounds.last_event_id or \
+                    (not events and cursor < bounds.last_event_id):
+                self._send(p.reply("resync_required", since=cursor,
+                                   reason="ahead" if cursor > bounds.last_event_id else "expired",
+                                   oldest_event_id=bounds.oldest_event_id, last_event_id=bounds.last_event_id,
+                                   message="the log no longer holds every event after 'since': reload "
+                                           "state over REST; the stream continues after last_event_id"))
+                cursor = self.sub.delivered = bounds.last_event_id
+                events = []
+            for event in events:
+                assert event.event_id is not None
+                if self.sub.filter.accepts(event):
+                    self._send_event(event.event_id, self.hub.encode_event(event))
+                cursor = self.sub.delivered = event.event_id
+            if len(events) < PAGE and self.hub.go_live(self.sub, cursor) is not None:
+                return
+
+    def _read_messages(self) -> None:
+        while (raw := self.ws.receive(timeout=0)) is not None:
+            try:
+                self._handle(p.parse(raw))
+            except p.ProtocolError as exc:
+                self._send(p.error(exc.code, exc.message, exc.msg_id))
+
+    def _handle(self, message: p.ClientMessage) -> None:
+        if message.type == "ping":
+            self.sub.last_ping = utc_now()
+            self.hub.mark_dirty()
+            self._send(p.reply("pong", message.id, last_event_id=self.sub.delivered))
+        elif message.type == "get_stats":
+            self._send(p.reply("stats", message.id, data=self.hub.stats()))
+        elif isinstance(message, p.SetFilters):
+            self.hub.set_filter(self.sub, message.filter)
+            self._send(p.reply("filters_updated", message.id, **message.filter.to_dict()))
+        elif isinstance(message, p.Resume):
+            self._send(p.reply("resumed", message.id, since=message.since))
+            self._catch_up(message.since)
+        elif isinstance(message, p.Auth):
+            self._send(p.error("already_authenticated", "this connection is already authenticated", message.id))
+
+    def _flush(self) -> None:
+        items, cursor = self.sub.take()
+        for event_id, text in items:
+            self._send_event(event_id, text)
+        if cursor is not None:
+            self.sub.delivered = max(self.sub.delivered, cursor)
+
+    def _close_as_asked(self) -> None:
+        assert self.sub.closing is not None
+        code, reason = self.sub.closing
+        if code == p.CloseCode.SLOW_CONSUMER:
+            since = self.sub.delivered
+            reason = p.slow_consumer_reason(since)
+            try:
+                self._send(p.error("slow_consumer", f"this client read too slowly and is disconnected; "
+                                                    f"reconnect with ?since={since}", resume_since=since))
+            except (ConnectionClosed, OSError):
+                return
+        self._close(code, reason)
+
+    # -- writing ------------------------------------------------------------------------------
+    def _send_event(self, event_id: int, text: str) -> None:
+        self._write(text)
+        self.sub.last_sent_id = event_id
+        self.sub.events_sent += 1
+        self.hub.mark_dirty()
+
+    def _send(self, message: Mapping[str, Any]) -> None:
+        self._write(p.encode(message))
+
+    def _write(self, text: str) -> None:
+        self.sub.send_started = time.monotonic()
+        try:
+            self.ws.send(text)
+        finally:
+            self.sub.send_started = None
+        self.last_send = time.monotonic()
+
+    def _close(self, code: p.CloseCode, reason: str) -> None:
+        try:
+            self.ws.close(int(code), reason[:120])
+        except (ConnectionClosed, OSError):
+            pass

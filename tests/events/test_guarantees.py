@@ -1,0 +1,210 @@
+"""The stream's guarantees on real gunicorn servers: every event to every client on every worker,
+in order, exactly once; slow clients cut off alone; idle sockets never starve REST; a prompt
+shutdown. (Correctness only: the numbers are in bench/events.py.)"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.events.conftest import Client, add_beat, create_sequence, last_event_id, start, \
+    tiny_receive_buffer_client
+
+pytestmark = pytest.mark.e2e
+
+
+def stats(server) -> dict:
+    return requests.get(f"{server.url}/api/websocket/stats", timeout=5).json()["data"]
+
+
+def workers_of(server, client_ids: set[str], timeout: float = 5) -> dict[str, int]:
+    """client_id -> worker pid, once every one of them shows in the stats."""
+    deadline = time.monotonic() + timeout
+    while True:
+        where = {c["client_id"]: c["worker_pid"] for c in stats(server)["connections"]}
+        if client_ids <= where.keys() or time.monotonic() > deadline:
+            return {k: v for k, v in where.items() if k in client_ids}
+        time.sleep(0.05)
+
+
+def events_until(client: Client, last_id: int, timeout: float = 30) -> list[dict]:
+    got: list[dict] = []
+    deadline = time.monotonic() + timeout
+    while not got or got[-1]["event_id"] < last_id:
+        got += client.events(1, timeout=max(0.01, deadline - time.monotonic()))
+    return got
+
+
+def test_three_workers_every_client_gets_every_event_in_order_exactly_once(tmp_path_factory):
+    server = start(tmp_path_factory, "three", workers=3)
+    try:
+        # Clients spread over the workers: connect until each worker holds at least two.
+        clients: list[Client] = []
+        where: dict[str, int] = {}
+        for i in range(90):
+            clients.append(Client(server, f"/ws/spread-{i}"))
+            if i % 6 == 5:
+                where = workers_of(server, {f"spread-{j}" for j in range(i + 1)})
+                per_worker = {pid: sum(1 for p in where.values() if p == pid) for pid in set(where.values())}
+                if len(per_worker) == 3 and min(per_worker.values()) >= 2:
+                    break
+        assert len(set(where.values())) == 3, f"connections did not spread: {where}"
+        start_id = max(c.hello["last_event_id"] for c in clients)
+
+        # Writers spread over the workers: one kept-alive session per worker.
+        sessions: dict[int, requests.Session] = {}
+        for _ in range(60):
+            session = requests.Session()
+            pid = session.get(f"{server.url}/api/websocket/stats", timeout=5).json()["data"]["served_by"]
+            sessions.setdefault(pid, session)
+            if len(sessions) == 3:
+                break
+        assert len(sessions) == 3, "REST connections did not spread over the workers"
+
+        def write(session: requests.Session) -> None:
+            seq = create_sequence(server, "Spread", session=session)
+            for _ in range(8):
+                add_beat(server, seq["id"], session=session)
+
+        with ThreadPoolExecutor(3) as pool:
+            list(pool.map(write, sessions.values()))
+        end_id = last_event_id(server)
+        assert end_id - start_id == 3 * 9 * 2
+
+        received = {c.hello["client_id"]: events_until(c, end_id) for c in clients}
+        expected = list(range(start_id + 1, end_id + 1))
+        for client_id, events in received.items():
+            ids = [e["event_id"] for e in events if e["event_id"] > start_id]
+            assert ids == expected, f"{client_id} on worker {where.get(client_id)}"
+        reference = next(iter(received.values()))
+        assert all(events[-len(expected):] == reference[-len(expected):] for events in received.values())
+        time.sleep(0.3)
+        for client in clients:
+            assert client.quiet(0.01)  # and nothing after the last one
+            client.close()
+    finally:
+        server.stop()
+
+
+def read_frames(sock: socket.socket, timeout: float = 20) -> list[tuple[int, bytes]]:
+    """Every frame until the server's close frame (server frames are never masked)."""
+    deadline = time.monotonic() + timeout
+    buf = b""
+    frames: list[tuple[int, bytes]] = []
+
+    def need(n: int) -> None:
+        nonlocal buf
+        while len(buf) < n:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            chunk = sock.recv(1 << 20)
+            if not chunk:
+                raise EOFError(f"connection ended after {len(frames)} frames")
+            buf += chunk
+
+    while True:
+        need(2)
+        opcode, length = buf[0] & 0x0F, buf[1] & 0x7F
+        offset = 2
+        if length == 126:
+            need(4)
+            length, offset = int.from_bytes(buf[2:4], "big"), 4
+        elif length == 127:
+            need(10)
+            length, offset = int.from_bytes(buf[2:10], "big"), 10
+        need(offset + length)
+        frames.append((opcode, buf[offset:offset + length]))
+        buf = buf[offset + length:]
+        if opcode == 0x8:
+            return frames
+
+
+def test_a_client_that_stops_reading_is_cut_off_alone_and_can_resume(tmp_path_factory):
+    server = start(tmp_path_factory, "slow", workers=2, env={"TKA_WS_QUEUE_SIZE": "16", "TKA_WS_SEND_TIMEOUT": "60",
+                                                       "TKA_WS_SEND_BUFFER": "32768"})
+    try:
+        seq = create_sequence(server, "Big")
+        fast = Client(server)
+        everything: list[dict] = []
+        reader = threading.Thread(target=lambda: everything.extend(fast.events(120, timeout=60)))
+        reader.start()
+        slow = tiny_receive_buffer_client(server)
+        for _ in range(60):  # events carry the whole, growing sequence: megabytes in all
+            add_beat(server, seq["id"])
+            assert requests.get(f"{server.url}/api/sequences/{seq['id']}", timeout=5).status_code == 200
+        end_id = last_event_id(server)
+        reader.join()
+        assert len(everything) == 120 and everything[-1]["event_id"] == end_id  # the other client missed nothing
+
+        frames = read_frames(slow)  # now it reads: what was in flight, then the goodbye
+        texts = [json.loads(data) for opcode, data in frames if opcode == 0x1]
+        close_code = int.from_bytes(frames[-1][1][:2], "big")
+        reason = frames[-1][1][2:].decode()
+        assert close_code == 4008, reason
+        got = [m for m in texts if m["type"] == "event"]
+        error = texts[-1]
+        assert error["type"] == "error" and error["code"] == "slow_consumer"
+        resume = error["resume_since"]
+        assert reason == f"slow consumer; resume with since={resume}"
+        assert len(got) < 120 and (not got or got[-1]["event_id"] == resume)
+
+        again = Client(server, f"/ws?since={resume}")
+        rest = events_until(again, end_id)
+        by_id = [e["event_id"] for e in got + rest]
+        assert by_id == [e["event_id"] for e in everything if e["event_id"] > by_id[0] - 1][:len(by_id)]
+        assert by_id[-1] == end_id and len(by_id) == len(set(by_id))
+        assert got + rest == [e for e in everything if e["event_id"] >= by_id[0]]
+        slow.close()
+    finally:
+        server.stop()
+
+
+def test_two_hundred_idle_sockets_never_starve_rest(tmp_path_factory):
+    server = start(tmp_path_factory, "idle", workers=2)
+    try:
+        idle = [Client(server) for _ in range(200)]
+        deadline = time.monotonic() + 5
+        while stats(server)["total_connections"] < 200 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert stats(server)["total_connections"] == 200
+        statuses: list[int] = []
+
+        def hit(_: int) -> None:
+            statuses.append(requests.get(f"{server.url}/api/status", timeout=5).status_code)
+
+        with ThreadPoolExecutor(16) as pool:  # more concurrent requests than a worker's REST threads
+            list(pool.map(hit, range(100)))
+        assert statuses == [200] * 100
+        create_sequence(server)
+        for client in idle[::40]:
+            assert [e["event_type"] for e in client.events(2)] == ["sequence.created", "command.executed"]
+        for client in idle:
+            client.close()
+    finally:
+        server.stop()
+
+
+def test_sigterm_closes_every_socket_with_going_away_at_once(tmp_path_factory):
+    server = start(tmp_path_factory, "term", workers=2)  # graceful timeout: 10 s
+    try:
+        clients = [Client(server) for _ in range(20)]
+        codes: list[int | None] = []
+        began = time.monotonic()
+        server.proc.terminate()
+        threads = [threading.Thread(target=lambda c=c: codes.append(c.closed(timeout=9).code)) for c in clients]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        server.proc.wait(timeout=9)
+        stopped = time.monotonic() - began
+        assert codes == [1001] * 20
+        # Without the hook gunicorn waits its whole graceful timeout (10 s) for open sockets.
+        assert stopped < 8, stopped
+    finally:
+        server.stop()
