@@ -86,6 +86,9 @@ class Breaker:
                 self._cb.half_open()
 
     def success(self) -> None:
+        # The common case, closed with no failures counted, has nothing to record: skip the lock.
+        if self._cb.current_state == pybreaker.STATE_CLOSED and self._cb.fail_counter == 0:
+            return
         self._cb.call(_noop)
 
     def failure(self, exc: BaseException) -> None:
