@@ -1,19 +1,27 @@
 """Noticing that the durable event log grew, by any process.
 
 The tailer only needs "look again now". This worker's own commits say so at once (``poke``, from
-its EventBus); other workers' commits are noticed by a cheap poll. PostgreSQL LISTEN/NOTIFY can
-replace the poll later behind the same two methods.
+its EventBus); other workers' commits are noticed by LISTEN/NOTIFY on PostgreSQL, and on SQLite
+by the committing worker ringing the others' doorbells, with a cheap poll as the safety net (a
+commit by another server on the same file, a missed ring).
 """
 
 from __future__ import annotations
 
+import os
+import select
+import socket
 import sqlite3
 import threading
+import time
+from pathlib import Path
 from typing import Protocol
 
+import psycopg
 import sqlalchemy as sa
 
 from app.store import Store
+from app.store.sql import EVENTS_CHANNEL
 
 
 class LogWatcher(Protocol):
@@ -26,25 +34,93 @@ class LogWatcher(Protocol):
     def close(self) -> None: ...
 
 
+class Doorbell:
+    """Wakes the other workers of this server the moment this one commits events.
+
+    Each worker binds a Unix datagram socket ``<run dir>/<pid>.bell``; ringing sends one byte to
+    every other worker's bell, never blocking (a full or vanished bell is skipped: the poll still
+    finds the commit). For SQLite this is what LISTEN/NOTIFY is for PostgreSQL.
+    """
+
+    def __init__(self, run_dir: str, name: str | None = None) -> None:
+        self.dir = Path(run_dir)
+        self.path = self.dir / f"{name or os.getpid()}.bell"
+        self.path.unlink(missing_ok=True)
+        self._in = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._in.bind(str(self.path))
+        self._in.setblocking(False)
+        self._out = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self._out.setblocking(False)
+        self._peers: list[str] = []
+        self._peers_at = 0.0
+
+    @classmethod
+    def open(cls, run_dir: str | None) -> "Doorbell | None":
+        if not run_dir or not os.path.isdir(run_dir):
+            return None
+        try:
+            return cls(run_dir)
+        except OSError:  # a path too long for AF_UNIX, say: poll only
+            return None
+
+    def ring(self) -> None:
+        """Wake this worker's tailer and every other worker's."""
+        now = time.monotonic()
+        if now - self._peers_at > 0.5:  # workers come and go; the poll covers the gap
+            self._peers = [str(p) for p in self.dir.glob("*.bell")]
+            self._peers_at = now
+        for target in self._peers or [str(self.path)]:
+            try:
+                self._out.sendto(b"!", target)
+            except OSError:
+                pass
+
+    def wait(self, timeout: float) -> bool:
+        ready, _, _ = select.select([self._in], [], [], timeout)
+        if not ready:
+            return False
+        try:
+            while self._in.recv(64):
+                pass
+        except OSError:
+            pass
+        return True
+
+    def close(self) -> None:
+        self._in.close()
+        self._out.close()
+        self.path.unlink(missing_ok=True)
+
+
 class _Pokeable:
-    def __init__(self) -> None:
+    def __init__(self, run_dir: str | None = None) -> None:
         self._poked = threading.Event()
+        self._bell = Doorbell.open(run_dir)
 
     def poke(self) -> None:
         self._poked.set()
+        if self._bell is not None:
+            self._bell.ring()
 
     def _sleep(self, timeout: float) -> bool:
-        poked = self._poked.wait(timeout)
+        if self._bell is None:
+            poked = self._poked.wait(timeout)
+        else:
+            poked = self._bell.wait(timeout) or self._poked.is_set()
         self._poked.clear()
         return poked
+
+    def close(self) -> None:
+        if self._bell is not None:
+            self._bell.close()
 
 
 class SqliteWatcher(_Pokeable):
     """``PRAGMA data_version`` on a private connection: it changes whenever another connection
     (in any process) commits, and costs microseconds to read."""
 
-    def __init__(self, store: Store) -> None:
-        super().__init__()
+    def __init__(self, store: Store, run_dir: str | None = None) -> None:
+        super().__init__(run_dir)
         database = store.url.database
         if not database or database == ":memory:":
             raise ValueError("the event stream needs a file database shared by the workers")
@@ -62,14 +138,15 @@ class SqliteWatcher(_Pokeable):
         return changed
 
     def close(self) -> None:
+        super().close()
         self._conn.close()
 
 
 class PollingWatcher(_Pokeable):
     """Any database: compare ``max(event_id)`` between polls."""
 
-    def __init__(self, store: Store) -> None:
-        super().__init__()
+    def __init__(self, store: Store, run_dir: str | None = None) -> None:
+        super().__init__(run_dir)
         self._store = store
         self._last = -1
 
@@ -81,9 +158,51 @@ class PollingWatcher(_Pokeable):
         self._last = last
         return changed
 
+
+class PostgresWatcher(_Pokeable):
+    """``LISTEN tka_events`` on a private connection: every transaction that appends events
+    NOTIFYs on commit (UnitOfWork.append_events), in whichever process or host it ran. While the
+    connection is down (a database outage) it reports "look again" every wait, so the tailer's
+    reads, guarded by the store breaker, find out when the database is back."""
+
+    def __init__(self, store: Store) -> None:
+        super().__init__()
+        self._conninfo = store.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self._conn: psycopg.Connection | None = None
+        self._connect()
+
+    def _connect(self) -> None:
+        try:
+            conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=2)
+            conn.execute(f"LISTEN {EVENTS_CHANNEL}")
+            self._conn = conn
+        except psycopg.Error:
+            self._conn = None
+
+    def wait(self, timeout: float) -> bool:
+        if self._conn is None:
+            self._sleep(timeout)
+            self._connect()
+            return True  # we may have missed notifications: read the log
+        try:
+            notified = any(True for _ in self._conn.notifies(timeout=timeout, stop_after=1))
+        except psycopg.Error:
+            self.close()
+            return True
+        poked = self._poked.is_set()
+        self._poked.clear()
+        return notified or poked
+
     def close(self) -> None:
-        pass
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            finally:
+                self._conn = None
 
 
-def watcher_for(store: Store) -> LogWatcher:
-    return SqliteWatcher(store) if store.kind == "sqlite" else PollingWatcher(store)
+def watcher_for(store: Store, run_dir: str | None = None) -> LogWatcher:
+    """With a run dir, SQLite workers also ring each other's doorbells (app.events.gunicorn)."""
+    if store.kind == "sqlite":
+        return SqliteWatcher(store, run_dir)
+    return PostgresWatcher(store) if store.kind == "postgresql" else PollingWatcher(store)

@@ -97,3 +97,92 @@ def test_postgres_outage_fails_fast_loses_nothing_and_recovers_without_restart(p
         server.stop()
         if db.proc_running() is False:
             db.start()
+
+
+def _events_from(ws, count: int, timeout: float = 20) -> list[dict]:
+    import json as _json
+
+    got, deadline = [], time.monotonic() + timeout
+    ws.settimeout(1)
+    while len(got) < count and time.monotonic() < deadline:
+        try:
+            message = _json.loads(ws.recv())
+        except Exception:  # timeout: keep waiting until the deadline
+            continue
+        if message.get("type") == "event":
+            got.append(message)
+    return got
+
+
+def _log_ids(url: str, after: int = 0) -> list[int]:
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    with engine.connect() as conn:
+        ids = [r[0] for r in conn.execute(sa.text("SELECT event_id FROM events WHERE event_id > :a ORDER BY event_id"),
+                                          {"a": after})]
+    engine.dispose()
+    return ids
+
+
+def test_events_committed_on_one_server_reach_subscribers_of_another_via_listen_notify(pg_url):
+    import websocket
+
+    a, b = LiveServer(pg_url, workers=2), LiveServer(pg_url, workers=1)
+    try:
+        ws = websocket.create_connection(a.url.replace("http", "ws") + "/ws", timeout=10)
+        assert json_type(ws.recv()) == "connection_established"
+        sid = requests.post(f"{b.url}/api/sequences", json={"name": "Across", "start_position": "alpha1"}).json()["data"]["id"]
+        for letter in "ABC":
+            requests.post(f"{b.url}/api/sequences/{sid}/beats", json={"beat": {"letter": letter}})
+        expected = _log_ids(pg_url)
+        got = _events_from(ws, len(expected))
+        assert [e["event_id"] for e in got] == expected
+        assert got[0]["event_type"] == "sequence.created"
+        ws.close()
+    finally:
+        a.stop()
+        b.stop()
+
+
+def test_subscribers_resume_after_a_postgres_outage_with_no_gap_and_no_duplicate(pg_url):
+    import websocket
+
+    server = LiveServer(pg_url, workers=2)
+    db = pg.server()
+    try:
+        ws_url = server.url.replace("http", "ws") + "/ws"
+        ws = websocket.create_connection(ws_url, timeout=10)
+        assert json_type(ws.recv()) == "connection_established"
+        sid = requests.post(f"{server.url}/api/sequences", json={"name": "Out", "start_position": "alpha1"}).json()["data"]["id"]
+        before = _events_from(ws, len(_log_ids(pg_url)))
+        last = before[-1]["event_id"]
+        ws.close()
+        db.stop("immediate")
+        assert requests.post(f"{server.url}/api/sequences/{sid}/beats", json={"beat": {"letter": "A"}},
+                             timeout=10).status_code == 503
+        db.start()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # every worker's breaker has closed again
+            if all(requests.get(f"{server.url}/health/ready", timeout=5).status_code == 200 for _ in range(8)):
+                break
+            time.sleep(0.3)
+        for letter in "AB":
+            assert requests.post(f"{server.url}/api/sequences/{sid}/beats", json={"beat": {"letter": letter}},
+                                 timeout=10).status_code == 201
+        resumed = websocket.create_connection(f"{ws_url}?since={last}", timeout=10)
+        assert json_type(resumed.recv()) == "connection_established"
+        expected = _log_ids(pg_url, after=last)
+        got = _events_from(resumed, len(expected))
+        assert [e["event_id"] for e in got] == expected  # no gap, no duplicate
+        resumed.close()
+    finally:
+        server.stop()
+        if not db.proc_running():
+            db.start()
+
+
+def json_type(raw: str) -> str:
+    import json as _json
+
+    return _json.loads(raw)["type"]
