@@ -143,7 +143,7 @@ def _median(values: list[float]) -> float:
 def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_python: bool = False,
                timing: tuple[float, int, float] | None = None) -> dict[str, Any]:
     """``timing`` = (seconds per run, rounds, warm-up seconds) overrides the quick/full defaults."""
-    duration, rounds, warmup = timing or ((2.0, 1, 1.0) if quick else (10.0, 3, 3.0))
+    duration, rounds, warmup = timing or ((2.0, 1, 1.0) if quick else (8.0, 3, 2.0))
     load = LoadGenerator(prefer_python=prefer_python, log=log)
     with tempfile.TemporaryDirectory(prefix="tka-bench-http-") as tmp_name:
         tmp = Path(tmp_name)

@@ -55,13 +55,29 @@ def test_peer_serves_a_16_beat_sequence_and_creates_in_memory() -> None:
 
 
 def test_quick_micro_benchmarks_write_results(tmp_path: Path) -> None:
-    assert main(["--quick", "--only", "letters,add_beat,events", "--results-dir", str(tmp_path)]) == 0
+    assert main(["--quick", "--only", "letters,add_beat", "--results-dir", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "latest.json").read_text())
     assert results["meta"]["quick"] is True
     assert {"identify_per_s", "baseline_call_per_s", "ratio_vs_call"} <= results["letters"].keys()
     assert {"service", "baseline_sqlite_insert", "slowdown_p50"} <= results["add_beat"].keys()
-    assert "events" in results  # run if bench/events.py exists, else a "skipped" note
     assert len(list(tmp_path.glob("*.json"))) == 2  # latest + the timestamped copy
+
+
+def test_events_section_calls_bench_events_main_or_notes_its_absence(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+    import sys
+    import types
+
+    from bench.__main__ import _events
+
+    fake = types.ModuleType("bench.events")
+    fake.main = lambda quick=False: {"quick": quick}  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "bench.events", fake)
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: object())
+    assert _events(quick=True) == {"quick": True}
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert "skipped" in _events(quick=True)
 
 
 @pytest.mark.e2e
