@@ -17,7 +17,7 @@ import socket
 import threading
 import time
 import uuid
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import flask
 from flask_sock import Sock
@@ -37,6 +37,7 @@ from app.store import Store
 log = logging.getLogger(__name__)
 
 CLOSE_WAIT = 1.0  # seconds a client gets to answer our close frame before the socket is shut
+SEND_BATCH = 256 * 1024  # bytes of queued frames written with one sendall
 
 
 def install(app: flask.Flask, container: Container, edge: EdgeConfig, config: StreamConfig | None = None) -> Hub:
@@ -282,11 +283,9 @@ class Session:
                                            "state over REST; the stream continues after last_event_id"))
                 cursor = self.sub.delivered = bounds.last_event_id
                 events = []
-            for event in events:
-                assert event.event_id is not None
-                if self.sub.filter.accepts(event):
-                    self._send_event(event.event_id, self.hub.encode_event(event))
-                cursor = self.sub.delivered = event.event_id
+            self._send_events(self.hub.frames(events, self.sub.filter))
+            if events:
+                cursor = self.sub.delivered = self.hub.last_id(events)
             if len(events) < PAGE and self.hub.go_live(self.sub, cursor) is not None:
                 return
 
@@ -315,8 +314,7 @@ class Session:
 
     def _flush(self) -> None:
         items, cursor = self.sub.take()
-        for event_id, text in items:
-            self._send_event(event_id, text)
+        self._send_events(items)
         if cursor is not None:
             self.sub.delivered = max(self.sub.delivered, cursor)
 
@@ -334,19 +332,32 @@ class Session:
         self._close(code, reason)
 
     # -- writing ------------------------------------------------------------------------------
-    def _send_event(self, event_id: int, text: str) -> None:
-        self._write(text)
-        self.sub.last_sent_id = event_id
-        self.sub.events_sent += 1
-        self.hub.mark_dirty()
+    def _send_events(self, items: list[tuple[int, bytes]]) -> None:
+        """Write event frames, several per system call (the hub framed each once for everyone)."""
+        start = 0
+        while start < len(items):
+            end, size = start, 0
+            while end < len(items) and (end == start or size + len(items[end][1]) <= SEND_BATCH):
+                size += len(items[end][1])
+                end += 1
+            self._timed(lambda: self.sock.send(b"".join(frame for _, frame in items[start:end])))
+            self.sub.last_sent_id = items[end - 1][0]
+            self.sub.events_sent += end - start
+            start = end
+        if items:
+            self.hub.mark_dirty()
 
     def _send(self, message: Mapping[str, Any]) -> None:
         self._write(p.encode(message))
 
     def _write(self, text: str) -> None:
+        self._timed(lambda: self.ws.send(text))
+
+    def _timed(self, write: Callable[[], Any]) -> None:
+        """Run one write, visible to the hub's reaper while it blocks."""
         self.sub.send_started = time.monotonic()
         try:
-            self.ws.send(text)
+            write()
         finally:
             self.sub.send_started = None
         self.last_send = time.monotonic()

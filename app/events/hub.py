@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 from app.core.events import Event, EventBus, utc_now
 from app.events import retention
 from app.events.config import RUN_DIR_ENV, StreamConfig
-from app.events.protocol import PROTOCOL_VERSION, CloseCode, EventFilter, encode, event_message
+from app.events.protocol import PROTOCOL_VERSION, CloseCode, EventFilter, encode, event_message, text_frame
 from app.events.registry import PeerRegistry
 from app.events.watcher import LogWatcher, watcher_for
 from app.store import Store
@@ -50,7 +50,7 @@ class Subscriber:
         self.wake = wake
         self.abort = abort
         self.queue_size = queue_size
-        self.queue: deque[tuple[int, str]] = deque()
+        self.queue: deque[tuple[int, bytes]] = deque()  # (event_id, the frame as sent)
         self.lock = threading.Lock()
         self.filter = EventFilter()
         self.cursor = 0            # last log id offered to this client (queued or filtered out)
@@ -66,17 +66,17 @@ class Subscriber:
         self.send_started: float | None = None
         self.aborted = False
 
-    def offer(self, event_id: int, text: str | None) -> bool:
-        """Queue one event (``text`` None: filtered out, only the cursor moves); False when full."""
+    def offer(self, event_id: int, frame: bytes | None) -> bool:
+        """Queue one event (``frame`` None: filtered out, only the cursor moves); False when full."""
         with self.lock:
-            if text is not None:
+            if frame is not None:
                 if len(self.queue) >= self.queue_size:
                     return False
-                self.queue.append((event_id, text))
+                self.queue.append((event_id, frame))
             self.cursor = event_id
             return True
 
-    def take(self) -> tuple[list[tuple[int, str]], int | None]:
+    def take(self) -> tuple[list[tuple[int, bytes]], int | None]:
         """The queued events and the cursor they bring the client to once sent.
 
         The cursor is None after an overflow: the events it covers were dropped, not sent.
@@ -108,6 +108,7 @@ class Hub:
     def __init__(self, store: Store, bus: EventBus, config: StreamConfig, *,
                  render: Callable[[Event], str] | None = None, watcher: LogWatcher | None = None,
                  registry: PeerRegistry | None = None) -> None:
+        """``render`` turns an event into its ``event`` message as JSON text (the API's shapes)."""
         self.store = store
         self.bus = bus
         self.config = config
@@ -138,7 +139,7 @@ class Hub:
             if self._thread is not None:
                 return
             if self._watcher is None:
-                self._watcher = watcher_for(self.store)
+                self._watcher = watcher_for(self.store, str(self.registry.dir) if self.registry.dir else None)
             with self.store.read() as uow:
                 self.position = max(self.position, uow.last_event_id())
             watcher = self._watcher
@@ -251,16 +252,16 @@ class Hub:
                     continue
                 self.position = event.event_id
                 count += 1
-                text: str | None = None
+                frame: bytes | None = None
                 for sub in list(self._live):
                     if event.event_id <= sub.cursor:
                         continue
                     if not sub.filter.accepts(event):
                         sub.offer(event.event_id, None)
                         continue
-                    if text is None:
-                        text = self.encode_event(event)
-                    if sub.offer(event.event_id, text):
+                    if frame is None:
+                        frame = self.encode_event(event)
+                    if sub.offer(event.event_id, frame):
                         touched[sub] = None
                     else:
                         self._cut_off(sub)
@@ -269,13 +270,23 @@ class Hub:
             sub.wake.set()
         return count
 
-    def encode_event(self, event: Event) -> str:
-        """The ``event`` message as sent, rendered once per event for every client."""
+    def encode_event(self, event: Event) -> bytes:
+        """The ``event`` message as a WebSocket frame, rendered once per event for every client."""
         try:
-            return self.render(event)
+            return text_frame(self.render(event))
         except Exception:  # never lose an event to a rendering bug: send the stored form
             log.exception("rendering event %s failed; sending its stored data", event.event_id)
-            return encode(event_message(event))
+            return text_frame(encode(event_message(event)))
+
+    def frames(self, events: Iterable[Event], event_filter: EventFilter) -> list[tuple[int, bytes]]:
+        """(event_id, frame) of the events ``event_filter`` accepts, for a replay."""
+        return [(self.last_id([e]), self.encode_event(e)) for e in events if event_filter.accepts(e)]
+
+    @staticmethod
+    def last_id(events: list[Event]) -> int:
+        event_id = events[-1].event_id
+        assert event_id is not None, "only stored events are sent"
+        return event_id
 
     def _cut_off(self, sub: Subscriber) -> None:
         """The client's queue overflowed (hub lock held): stop feeding it and have it closed."""

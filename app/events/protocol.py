@@ -172,5 +172,22 @@ def event_message(event: Event, data_out: Callable[[Mapping[str, Any]], Any] = d
             "command_id": event.command_id, "data": data_out(event.data)}
 
 
+def text_frame(payload: str) -> bytes:
+    """One unfragmented, unmasked WebSocket text frame (RFC 6455 5.2), as a server sends it.
+
+    Without per-message compression every client gets the same bytes, so an event is framed once
+    for all of them instead of once per client.
+    """
+    data = payload.encode()
+    n = len(data)
+    if n < 126:
+        head = bytes((0x81, n))
+    elif n < 1 << 16:
+        head = bytes((0x81, 126)) + n.to_bytes(2, "big")
+    else:
+        head = bytes((0x81, 127)) + n.to_bytes(8, "big")
+    return head + data
+
+
 def slow_consumer_reason(resume_since: int) -> str:
     return f"slow consumer; resume with since={resume_since}"

@@ -30,9 +30,17 @@ def subscriber(name: str = "c", queue_size: int = 100) -> Subscriber:
     return Subscriber(name, threading.Event(), Cut(), queue_size)
 
 
+def payload(frame: bytes) -> dict:
+    """The JSON of a server text frame."""
+    assert frame[0] == 0x81
+    length = frame[1] & 0x7F
+    return json.loads(frame[{126: 4, 127: 10}.get(length, 2):])
+
+
 def sent(sub: Subscriber) -> list[int]:
     items, _ = sub.take()
-    return [json.loads(text)["event_id"] for _, text in items]
+    assert all(payload(frame)["event_id"] == event_id for event_id, frame in items)
+    return [event_id for event_id, _ in items]
 
 
 @pytest.fixture(autouse=True)
@@ -156,6 +164,18 @@ def test_the_connection_limit_is_per_worker(container):
     h.unregister(subs[0])
     assert h.register(subs[2])
     h.shutdown(wait=True)
+
+
+def test_an_event_is_framed_once_for_every_client_whatever_its_size(hub):
+    subs = [subscriber(str(i)) for i in range(3)]
+    for sub in subs:
+        hub.register(sub)
+        hub.go_live(sub)
+    small, big = ev(1), Event("sequence.updated", {"pad": "x" * 70_000}, event_id=2)
+    hub.dispatch([small, big])
+    frames = [sub.take()[0] for sub in subs]
+    assert all(f[0][1] is frames[0][0][1] and f[1][1] is frames[0][1][1] for f in frames)  # shared
+    assert payload(frames[0][1][1])["data"]["pad"] == "x" * 70_000
 
 
 def test_stats_merge_the_other_workers_lists(hub, tmp_path):

@@ -83,3 +83,19 @@ def test_close_codes_are_the_documented_ones():
         "NORMAL": 1000, "GOING_AWAY": 1001, "POLICY_VIOLATION": 1008, "MESSAGE_TOO_BIG": 1009,
         "INTERNAL_ERROR": 1011, "TRY_AGAIN_LATER": 1013, "SLOW_CONSUMER": 4008}
     assert len(p.slow_consumer_reason(10 ** 15).encode()) <= 123  # fits a close frame
+
+
+@pytest.mark.parametrize("size", [0, 125, 126, 65535, 65536, 200_000])
+def test_text_frames_carry_any_length(size):
+    import wsproto
+    from wsproto.events import AcceptConnection, Request, TextMessage
+
+    client = wsproto.WSConnection(wsproto.ConnectionType.CLIENT)
+    server = wsproto.WSConnection(wsproto.ConnectionType.SERVER)
+    server.receive_data(client.send(Request(host="h", target="/")))
+    next(server.events())
+    client.receive_data(server.send(AcceptConnection()))
+    next(client.events())
+    client.receive_data(p.text_frame("é" * (size // 2) + "a" * (size % 2)))
+    text = "".join(e.data for e in client.events() if isinstance(e, TextMessage))
+    assert text == "é" * (size // 2) + "a" * (size % 2)
