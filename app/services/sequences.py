@@ -106,6 +106,13 @@ class SequenceManagementService:
     def get_sequence(self, sequence_id: str) -> SequenceData:
         """A sequence by id. Immutable versions are cached: a read whose version is cached costs
         one indexed lookup of the version instead of decoding and rebuilding the whole sequence."""
+        peek = self.store.peek_version(sequence_id)
+        if peek is not None:
+            if not peek[1]:
+                raise NotFound(f"sequence {sequence_id} not found")
+            cached = self._recent.get(sequence_id)
+            if cached is not None and cached.version == peek[0]:
+                return cached
         with self.store.read() as uow:
             version, present = uow.sequence_version(sequence_id)
             if not present:

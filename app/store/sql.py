@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 import threading
 import time
 from contextlib import contextmanager
@@ -73,6 +74,28 @@ class Store:
         self._lock_fd: int | None = None
         if self._write_lock is not None and self.url.database and self.url.database != ":memory:":
             self._lock_fd = os.open(f"{self.url.database}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._peek = threading.local()  # per-thread DB-API connections for peek_version
+
+    def peek_version(self, sequence_id: str) -> tuple[int | None, bool] | None:
+        """(version, present) by one autocommit SELECT on this thread's own SQLite connection.
+
+        For cache checks on the read path: no pool checkout, BEGIN/ROLLBACK, breaker or retry.
+        None when the shortcut does not apply (PostgreSQL, in-memory) or the query failed; the
+        caller then takes the ordinary read transaction, which reports and counts any fault.
+        """
+        if self._lock_fd is None:
+            return None
+        try:
+            conn = getattr(self._peek, "conn", None)
+            if conn is None:
+                conn = sqlite3.connect(self.url.database, isolation_level=None, check_same_thread=True,
+                                       timeout=BUSY_TIMEOUT_MS / 1000)
+                conn.execute("PRAGMA query_only=1")
+                self._peek.conn = conn
+            row = conn.execute("SELECT version, deleted FROM sequences WHERE id = ?", (sequence_id,)).fetchone()
+        except sqlite3.Error:
+            return None
+        return (None, False) if row is None else (row[0], not row[1])
 
     # -- engine -------------------------------------------------------------------------------
     def _make_engine(self) -> Engine:
