@@ -14,7 +14,7 @@ import yaml
 from tests.conftest import ROOT, LiveServer
 from tests.sdk.conftest import GENERATED, require, require_tool, run
 
-LANGS = ["typescript", "rust", "python"]  # cpp and postman follow
+LANGS = ["typescript", "rust", "cpp", "python", "postman"]
 
 
 @pytest.mark.parametrize("lang", LANGS)

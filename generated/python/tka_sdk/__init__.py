@@ -21,6 +21,7 @@ __all__ = [
     "AlphabetApi",
     "BeatsApi",
     "CommandsApi",
+    "EventsApi",
     "HealthApi",
     "SequencesApi",
     "StatusApi",
@@ -43,6 +44,7 @@ __all__ = [
     "CurrentSequenceRequest",
     "CurrentSequenceResponse",
     "Direction",
+    "EventFilters",
     "Family",
     "FieldError",
     "GenerateSequenceRequest",
@@ -75,16 +77,21 @@ __all__ = [
     "SequenceResponse",
     "ServiceStatus",
     "StartPositionRequest",
+    "StatsScope",
     "Status",
     "Timing",
     "UndoRedoRequest",
     "UpdateSequenceRequest",
+    "WebsocketConnection",
+    "WebsocketStats",
+    "WebsocketStatsResponse",
 ]
 
 # import apis into sdk package
 from tka_sdk.api.alphabet_api import AlphabetApi as AlphabetApi
 from tka_sdk.api.beats_api import BeatsApi as BeatsApi
 from tka_sdk.api.commands_api import CommandsApi as CommandsApi
+from tka_sdk.api.events_api import EventsApi as EventsApi
 from tka_sdk.api.health_api import HealthApi as HealthApi
 from tka_sdk.api.sequences_api import SequencesApi as SequencesApi
 from tka_sdk.api.status_api import StatusApi as StatusApi
@@ -111,6 +118,7 @@ from tka_sdk.models.create_sequence_request import CreateSequenceRequest as Crea
 from tka_sdk.models.current_sequence_request import CurrentSequenceRequest as CurrentSequenceRequest
 from tka_sdk.models.current_sequence_response import CurrentSequenceResponse as CurrentSequenceResponse
 from tka_sdk.models.direction import Direction as Direction
+from tka_sdk.models.event_filters import EventFilters as EventFilters
 from tka_sdk.models.family import Family as Family
 from tka_sdk.models.field_error import FieldError as FieldError
 from tka_sdk.models.generate_sequence_request import GenerateSequenceRequest as GenerateSequenceRequest
@@ -143,8 +151,12 @@ from tka_sdk.models.sequence_page import SequencePage as SequencePage
 from tka_sdk.models.sequence_response import SequenceResponse as SequenceResponse
 from tka_sdk.models.service_status import ServiceStatus as ServiceStatus
 from tka_sdk.models.start_position_request import StartPositionRequest as StartPositionRequest
+from tka_sdk.models.stats_scope import StatsScope as StatsScope
 from tka_sdk.models.status import Status as Status
 from tka_sdk.models.timing import Timing as Timing
 from tka_sdk.models.undo_redo_request import UndoRedoRequest as UndoRedoRequest
 from tka_sdk.models.update_sequence_request import UpdateSequenceRequest as UpdateSequenceRequest
+from tka_sdk.models.websocket_connection import WebsocketConnection as WebsocketConnection
+from tka_sdk.models.websocket_stats import WebsocketStats as WebsocketStats
+from tka_sdk.models.websocket_stats_response import WebsocketStatsResponse as WebsocketStatsResponse
 

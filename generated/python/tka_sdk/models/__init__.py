@@ -23,6 +23,7 @@ from tka_sdk.models.create_sequence_request import CreateSequenceRequest
 from tka_sdk.models.current_sequence_request import CurrentSequenceRequest
 from tka_sdk.models.current_sequence_response import CurrentSequenceResponse
 from tka_sdk.models.direction import Direction
+from tka_sdk.models.event_filters import EventFilters
 from tka_sdk.models.family import Family
 from tka_sdk.models.field_error import FieldError
 from tka_sdk.models.generate_sequence_request import GenerateSequenceRequest
@@ -55,8 +56,12 @@ from tka_sdk.models.sequence_page import SequencePage
 from tka_sdk.models.sequence_response import SequenceResponse
 from tka_sdk.models.service_status import ServiceStatus
 from tka_sdk.models.start_position_request import StartPositionRequest
+from tka_sdk.models.stats_scope import StatsScope
 from tka_sdk.models.status import Status
 from tka_sdk.models.timing import Timing
 from tka_sdk.models.undo_redo_request import UndoRedoRequest
 from tka_sdk.models.update_sequence_request import UpdateSequenceRequest
+from tka_sdk.models.websocket_connection import WebsocketConnection
+from tka_sdk.models.websocket_stats import WebsocketStats
+from tka_sdk.models.websocket_stats_response import WebsocketStatsResponse
 

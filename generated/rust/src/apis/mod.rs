@@ -192,6 +192,7 @@ impl From<&str> for ContentType {
 pub mod alphabet_api;
 pub mod beats_api;
 pub mod commands_api;
+pub mod events_api;
 pub mod health_api;
 pub mod sequences_api;
 pub mod status_api;

@@ -3,6 +3,7 @@
 export * from './AlphabetApi';
 export * from './BeatsApi';
 export * from './CommandsApi';
+export * from './EventsApi';
 export * from './HealthApi';
 export * from './SequencesApi';
 export * from './StatusApi';

@@ -20,7 +20,7 @@ def test_the_url_resumes_after_the_last_event_and_replays_are_not_returned_twice
     assert EventStream("https://h/ws/me").url() == "wss://h/ws/me"
     seen = []
     stream.on_message = seen.append
-    event = {"type": "event", "event_id": 42, "event_type": "beat.added", "timestamp": "t",
+    event = {"type": "event", "event_id": 42, "event_type": "sequence.beat_added", "timestamp": "t",
              "sequence_id": "s", "request_id": "r", "command_id": "c", "data": {"beat_number": 1}}
     assert stream._handle(event).event_id == 42
     assert stream._handle(event) is None            # a replayed id is skipped
@@ -45,20 +45,20 @@ def test_live_events_arrive_and_a_new_stream_resumes_from_the_last_id():
     if not _has_event_stream(BASE_URL):
         pytest.skip("the server has no /ws event stream yet (issue 4, WebSocket events)")
     tka = TKAClient(BASE_URL)
-    with EventStream(BASE_URL, event_types=["sequence.*", "beat.*"]) as stream:
+    with EventStream(BASE_URL, event_types=["sequence.*"]) as stream:
         seq_id = tka.sequences.create_sequence(
             CreateSequenceRequest(name=f"events {uuid.uuid4()}", start_position="alpha1")).data.id
-        event = stream.next_event(timeout=10)
+        event = stream.next_event(timeout=15)
         while event is not None and event.sequence_id != seq_id:
-            event = stream.next_event(timeout=10)
+            event = stream.next_event(timeout=15)
         assert event is not None and event.event_type.startswith("sequence.")
         last = stream.last_event_id
 
     # While no stream is open a beat is added; a stream resuming after `last` replays it.
     tka.beats.add_beat(seq_id, AddBeatRequest(beat=BeatInput(letter="A")))
     with EventStream(BASE_URL, since=last) as resumed:
-        replayed = resumed.next_event(timeout=10)
-        while replayed is not None and not (replayed.sequence_id == seq_id and replayed.event_type.startswith("beat.")):
-            replayed = resumed.next_event(timeout=10)
+        replayed = resumed.next_event(timeout=15)
+        while replayed is not None and not (replayed.sequence_id == seq_id and replayed.event_type == "sequence.beat_added"):
+            replayed = resumed.next_event(timeout=15)
     assert replayed is not None and replayed.event_id > last
     tka.sequences.delete_sequence(seq_id)

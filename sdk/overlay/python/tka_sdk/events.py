@@ -43,13 +43,15 @@ class StreamClosed(Exception):
 
 class EventStream:
     def __init__(self, base_url: str, *, token: Optional[str] = None,
-                 event_types: Optional[List[str]] = None, since: Optional[int] = None,
+                 event_types: Optional[List[str]] = None, sequence_ids: Optional[List[str]] = None,
+                 since: Optional[int] = None,
                  on_message: Optional[Callable[[Dict[str, Any]], None]] = None,
                  backoff_initial: float = 0.25, backoff_max: float = 10.0,
                  max_attempts: Optional[int] = None, connect_timeout: float = 10.0) -> None:
         self.base_url = base_url
         self.token = token
         self.event_types = list(event_types) if event_types is not None else None
+        self.sequence_ids = list(sequence_ids) if sequence_ids is not None else None
         self.last_event_id = since
         self.on_message = on_message           # every non-event message: hello, resync_required, ...
         self.backoff_initial = backoff_initial
@@ -84,11 +86,20 @@ class EventStream:
                 attempts += 1
                 self._backoff(attempts, e)
 
-    def set_filters(self, event_types: List[str]) -> None:
-        """Receive only these event types (exact or ``sequence.*``); kept across reconnects."""
+    def set_filters(self, event_types: List[str], sequence_ids: Optional[List[str]] = None) -> None:
+        """Receive only these event types (exact or ``sequence.*``) and, if given, sequences;
+        kept across reconnects."""
         self.event_types = list(event_types)
+        if sequence_ids is not None:
+            self.sequence_ids = list(sequence_ids)
         if self._ws is not None:
-            self._send({"type": "set_filters", "event_types": self.event_types})
+            self._send_filters()
+
+    def _send_filters(self) -> None:
+        if self.event_types is None and self.sequence_ids is None:
+            return
+        self._send({"type": "set_filters", "event_types": self.event_types or [],
+                    "sequence_ids": self.sequence_ids or []})
 
     def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
         """The next event, or None when none came within ``timeout`` seconds (None: wait on)."""
@@ -158,10 +169,13 @@ class EventStream:
             raise ConnectionError(f"unexpected first message {hello!r}")
         self._ws = ws
         self.hello = hello
+        # Without ``since`` the stream starts after the hello's last_event_id: a reconnect resumes
+        # from there, so nothing between two connections is lost.
+        if self.last_event_id is None and isinstance(hello.get("last_event_id"), int):
+            self.last_event_id = hello["last_event_id"]
         if self.on_message:
             self.on_message(hello)
-        if self.event_types is not None:
-            self._send({"type": "set_filters", "event_types": self.event_types})
+        self._send_filters()
         return hello
 
     def _send(self, message: Dict[str, Any]) -> None:
@@ -188,6 +202,8 @@ class EventStream:
             return None
 
     def _handle(self, message: Dict[str, Any]) -> Optional[Event]:
+        if message.get("type") == "resync_required" and isinstance(message.get("last_event_id"), int):
+            self.last_event_id = message["last_event_id"]  # the stream continues after it; reload over REST
         if message.get("type") != "event":
             if self.on_message:
                 self.on_message(message)

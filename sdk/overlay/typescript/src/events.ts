@@ -75,17 +75,21 @@ export interface TKAEventsOptions {
     token?: string;
     /** Event types to receive: exact names or wildcards like `sequence.*`. Default: all. */
     eventTypes?: string[];
+    /** Only events about these sequences. Default: all. */
+    sequenceIds?: string[];
     /** Resume after this event id (replays what came after it). */
     since?: number;
-    /** How to open a socket. Default: the global WebSocket (browsers, Node 22+); on Node 20
-     * pass `(url, headers) => new (require('ws'))(url, { headers })`. */
+    /** How to open a socket. Default: the global WebSocket (browsers, Node 22+), which cannot
+     * send headers, so a token goes in an `auth` first message. On Node 20 pass
+     * `(url, headers) => new (require('ws'))(url, { headers })`: the token goes in the header. */
     webSocket?: WebSocketFactory;
     backoff?: Partial<BackoffOptions>;
 }
 
 const DEFAULT_BACKOFF: BackoffOptions = { initialDelayMs: 250, maxDelayMs: 10_000, factor: 2, jitter: 0.2 };
 
-/** Close codes after which reconnecting cannot help. */
+/** Close codes after which reconnecting cannot help (asyncapi.yaml); every other close (1001 going
+ * away, 1011, 1013 try again later, 4008 slow consumer...) reconnects and resumes. */
 const FATAL_CLOSE_CODES = new Set([1008 /* policy violation, e.g. bad token */, 1009 /* too big */]);
 
 function matches(pattern: string, eventType: string): boolean {
@@ -101,6 +105,7 @@ export class TKAEventsClient {
     private readonly stateHandlers = new Set<(state: ConnectionState) => void>();
     private socket: WebSocketLike | undefined;
     private filters: string[] | undefined;
+    private sequenceIds: string[] | undefined;
     private lastId: number | undefined;
     private attempts = 0;
     private timer: ReturnType<typeof setTimeout> | undefined;
@@ -112,6 +117,7 @@ export class TKAEventsClient {
         this.options = options;
         this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
         this.filters = options.eventTypes;
+        this.sequenceIds = options.sequenceIds;
         this.lastId = options.since;
     }
 
@@ -150,10 +156,17 @@ export class TKAEventsClient {
         });
     }
 
-    /** Receive only these event types from now on (remembered across reconnects). */
-    setFilters(eventTypes: string[]): void {
+    /** Receive only these event types (and, if given, sequences) from now on; remembered across
+     * reconnects. */
+    setFilters(eventTypes: string[], sequenceIds?: string[]): void {
         this.filters = [...eventTypes];
-        this.send({ type: 'set_filters', event_types: this.filters });
+        if (sequenceIds !== undefined) this.sequenceIds = [...sequenceIds];
+        this.sendFilters();
+    }
+
+    private sendFilters(): void {
+        if (this.filters === undefined && this.sequenceIds === undefined) return;
+        this.send({ type: 'set_filters', event_types: this.filters ?? [], sequence_ids: this.sequenceIds ?? [] });
     }
 
     /** Send a raw protocol message (`ping`, `get_stats`, ...) if connected. */
@@ -204,12 +217,16 @@ export class TKAEventsClient {
         const factory = this.options.webSocket ?? defaultWebSocketFactory;
         let socket: WebSocketLike;
         try {
-            socket = factory(this.url(), headers);
+            // The global WebSocket cannot send headers: the token goes in the first message.
+            socket = factory(this.url(), this.options.webSocket ? headers : {});
         } catch (e) {
             this.scheduleReconnect(e instanceof Error ? e : new Error(String(e)));
             return;
         }
         this.socket = socket;
+        if (this.options.token && !this.options.webSocket) {
+            socket.onopen = () => socket.send(JSON.stringify({ type: 'auth', token: this.options.token }));
+        }
         socket.onmessage = (ev) => this.receive(String(ev.data));
         socket.onerror = () => { /* a close follows; reconnecting is decided there */ };
         socket.onclose = (ev) => {
@@ -252,10 +269,17 @@ export class TKAEventsClient {
         } catch {
             return;
         }
+        if (message.type === 'resync_required' && typeof message.last_event_id === 'number') {
+            this.lastId = message.last_event_id;   // the stream continues after it; reload over REST
+        }
         if (message.type === 'connection_established') {
             this.attempts = 0;
             this.setState('open');
-            if (this.filters) this.send({ type: 'set_filters', event_types: this.filters });
+            // Without `since` the stream starts after the hello's last_event_id: a reconnect must
+            // resume from there, or the events between the two connections would be lost.
+            const hello = message as unknown as ConnectionEstablished;
+            if (this.lastId === undefined && typeof hello.last_event_id === 'number') this.lastId = hello.last_event_id;
+            this.sendFilters();
             this.firstHello?.resolve(message as unknown as ConnectionEstablished);
             this.firstHello = undefined;
         } else if (message.type === 'event') {
@@ -272,13 +296,10 @@ export class TKAEventsClient {
     }
 }
 
-function defaultWebSocketFactory(url: string, headers: Record<string, string>): WebSocketLike {
+function defaultWebSocketFactory(url: string, _headers: Record<string, string>): WebSocketLike {
     const Ctor = (globalThis as { WebSocket?: new (url: string) => WebSocketLike }).WebSocket;
     if (!Ctor) {
         throw new Error('no global WebSocket (Node < 22): pass options.webSocket, e.g. with the ws package');
-    }
-    if (Object.keys(headers).length > 0) {
-        throw new Error('a browser WebSocket cannot send an Authorization header: pass options.webSocket');
     }
     return new Ctor(url);
 }

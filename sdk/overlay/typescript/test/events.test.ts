@@ -21,7 +21,7 @@ function waitFor(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
     });
 }
 
-test('reconnects with backoff, resumes after the last event id and re-applies filters', async () => {
+test('reconnects with backoff, resumes after the last event id and re-applies filters', { timeout: 30_000 }, async () => {
     const urls: string[] = [];
     const filterMessages: unknown[] = [];
     let connections = 0;
@@ -40,10 +40,10 @@ test('reconnects with backoff, resumes after the last event id and re-applies fi
                 timestamp: new Date().toISOString(), sequence_id: 's', request_id: 'r', command_id: 'c', data: {} });
             if (connections === 1) {
                 socket.send(event(1, 'sequence.created'));
-                socket.send(event(2, 'beat.added'));
+                socket.send(event(2, 'command.executed'));
                 socket.close(1001, 'going away');   // the server restarts
             } else {
-                socket.send(event(2, 'beat.added'));  // a replay overlapping what was delivered
+                socket.send(event(2, 'command.executed'));  // a replay overlapping what was delivered
                 socket.send(event(3, 'sequence.updated'));
             }
         });
@@ -52,7 +52,7 @@ test('reconnects with backoff, resumes after the last event id and re-applies fi
     const port = (server.address() as AddressInfo).port;
 
     const client = new TKAEventsClient({ url: `http://127.0.0.1:${port}`, webSocket: nodeWebSocket,
-        eventTypes: ['sequence.*', 'beat.added'], backoff: { initialDelayMs: 20, maxDelayMs: 100 } });
+        eventTypes: ['sequence.*', 'command.executed'], backoff: { initialDelayMs: 20, maxDelayMs: 100 } });
     const all: number[] = [];
     const sequenceEvents: string[] = [];
     const states: string[] = [];
@@ -71,7 +71,7 @@ test('reconnects with backoff, resumes after the last event id and re-applies fi
         'sequence.updated', 'again sequence.updated']);
     assert.equal(urls[0], '/ws');
     assert.equal(urls[1], '/ws?since=2');                               // resumed after the last id
-    assert.deepEqual(filterMessages, [['sequence.*', 'beat.added'], ['sequence.*', 'beat.added']]);
+    assert.deepEqual(filterMessages, [['sequence.*', 'command.executed'], ['sequence.*', 'command.executed']]);
     assert.deepEqual(states, ['connecting', 'open', 'reconnecting', 'open', 'closed']);
     assert.equal(client.lastEventId, 3);
 });
@@ -86,30 +86,36 @@ async function serverHasEventStream(url: string): Promise<boolean> {
     });
 }
 
-test('live: events of this SDK\'s own changes arrive, and a reconnect resumes', async (t) => {
+test('live: events of this SDK\'s own changes arrive, and a reconnect resumes', { timeout: 60_000 }, async (t) => {
     if (!baseUrl) return t.skip('set TKA_BASE_URL to a running tka server');
     if (!(await serverHasEventStream(baseUrl))) {
         return t.skip('the server has no /ws event stream yet (issue 4, WebSocket events)');
     }
     const tka = new TKAClient({ baseUrl });
     const received: TKAEvent[] = [];
-    const events = new TKAEventsClient({ url: baseUrl, webSocket: nodeWebSocket, eventTypes: ['sequence.*', 'beat.*'] });
-    events.on('*', (e) => received.push(e));
-    await events.connect();
-    const created = await tka.sequences.createSequence({ createSequenceRequest: { name: 'events', startPosition: 'alpha1' } });
-    const id = created.data!.id;
-    await waitFor(() => received.some((e) => e.sequence_id === id));
-    events.close();
+    const events = new TKAEventsClient({ url: baseUrl, webSocket: nodeWebSocket, eventTypes: ['sequence.*'] });
+    let resumed: TKAEventsClient | undefined;
+    try {
+        events.on('*', (e) => received.push(e));
+        await events.connect();
+        const created = await tka.sequences.createSequence({ createSequenceRequest: { name: 'events', startPosition: 'alpha1' } });
+        const id = created.data!.id;
+        await waitFor(() => received.some((e) => e.sequence_id === id), 15_000);
+        assert.equal(received.find((e) => e.sequence_id === id)!.event_type, 'sequence.created');
+        events.close();
 
-    // While disconnected, a beat is added; resuming from the last id replays it.
-    const seen = events.lastEventId!;
-    await tka.beats.addBeat({ sequenceId: id, addBeatRequest: { beat: { letter: 'A' } } });
-    const resumed = new TKAEventsClient({ url: baseUrl, webSocket: nodeWebSocket, since: seen });
-    const replayed: TKAEvent[] = [];
-    resumed.on('*', (e) => replayed.push(e));
-    await resumed.connect();
-    await waitFor(() => replayed.some((e) => e.sequence_id === id && e.event_type.startsWith('beat')));
-    resumed.close();
-    assert.ok(replayed.every((e) => e.event_id > seen));
-    await tka.sequences.deleteSequence({ sequenceId: id });
+        // While disconnected, a beat is added; resuming from the last id replays it.
+        const seen = events.lastEventId!;
+        await tka.beats.addBeat({ sequenceId: id, addBeatRequest: { beat: { letter: 'A' } } });
+        resumed = new TKAEventsClient({ url: baseUrl, webSocket: nodeWebSocket, since: seen });
+        const replayed: TKAEvent[] = [];
+        resumed.on('*', (e) => replayed.push(e));
+        await resumed.connect();
+        await waitFor(() => replayed.some((e) => e.sequence_id === id && e.event_type === 'sequence.beat_added'), 15_000);
+        assert.ok(replayed.every((e) => e.event_id > seen));
+        await tka.sequences.deleteSequence({ sequenceId: id });
+    } finally {
+        events.close();
+        resumed?.close();
+    }
 });
