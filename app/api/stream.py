@@ -31,7 +31,7 @@ from app.core.events import Event, EventBus, utc_now
 from app.domain.models import BeatData, SequenceData
 from app.events import protocol as p
 from app.events.config import StreamConfig
-from app.events.hub import PAGE, Hub, Subscriber
+from app.events.hub import BUSY, OWES, PAGE, WROTE, Hub, Subscriber
 from app.store import Store
 
 log = logging.getLogger(__name__)
@@ -125,18 +125,54 @@ def render_event(event: Event) -> str:
 class _GuardedSocket:
     """The connection's socket, written one whole frame at a time.
 
-    simple-websocket's reader thread answers pings on the socket while the session writes events;
-    the lock keeps their frames from interleaving, and ``sendall`` never leaves half a frame.
+    Three threads write to it: the session (blocking), simple-websocket's reader (answers to
+    pings) and the hub's tailer (``try_send``, never blocking). The lock keeps their frames from
+    interleaving. A non-blocking write may take only part of a frame; the socket then owes the rest,
+    and every later write pays that debt first, so the client never sees a torn frame.
     """
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._lock = threading.Lock()
+        self._owed = b""
 
     def send(self, data: bytes) -> int:
         with self._lock:
+            self._pay()
             self._sock.sendall(data)
         return len(data)
+
+    def try_send(self, frame: bytes) -> str:
+        """Write ``frame`` without waiting: WROTE, OWES (the rest is owed) or BUSY (nothing written)."""
+        if not self._lock.acquire(blocking=False):
+            return BUSY
+        try:
+            if self._owed:
+                return BUSY
+            try:
+                written = self._sock.send(frame, socket.MSG_DONTWAIT)
+            except OSError:  # full (EAGAIN) or broken: the session's blocking path deals with it
+                return BUSY
+            if written < len(frame):
+                self._owed = frame[written:]
+                return OWES
+            return WROTE
+        finally:
+            self._lock.release()
+
+    @property
+    def owes(self) -> bool:
+        return bool(self._owed)
+
+    def pay(self) -> None:
+        """Write what a partial non-blocking write left owing (blocking)."""
+        with self._lock:
+            self._pay()
+
+    def _pay(self) -> None:
+        if self._owed:
+            owed, self._owed = self._owed, b""
+            self._sock.sendall(owed)
 
     def close(self) -> None:
         """Hang up without a reset: closing with unread input (the rest of an oversized frame,
@@ -179,7 +215,7 @@ class Session:
             ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, config.send_buffer_bytes)
         self.sock = _GuardedSocket(ws.sock)
         ws.sock = self.sock
-        self.sub = Subscriber(client_id, ws.event, self.sock.abort, config.queue_size)
+        self.sub = Subscriber(client_id, ws.event, self.sock.abort, config.queue_size, direct=self.sock.try_send)
         self.sub.filter = filter
         self.last_send = time.monotonic()
 
@@ -194,7 +230,7 @@ class Session:
             pass  # the client left, or the hub cut the connection
         except Exception:
             log.exception("WebSocket session %s failed", self.sub.client_id)
-            self._close(p.CloseCode.INTERNAL_ERROR, f"internal error; resume with since={self.sub.delivered}")
+            self._close(p.CloseCode.INTERNAL_ERROR, f"internal error; resume with since={self.sub.resume_point}")
         finally:
             self.hub.unregister(self.sub)
             self._release()
@@ -216,7 +252,7 @@ class Session:
         if not self.authorized and not self._authenticate():
             return
         heartbeat = self.config.heartbeat_interval
-        if self.since is None:
+        if self.since is None:  # the tailer queues for this client until the hello is out
             start = self.hub.go_live(self.sub)
             assert start is not None
             self.sub.delivered = start
@@ -224,17 +260,19 @@ class Session:
         else:
             self._send(p.hello(self.sub.client_id, self.hub.position, heartbeat))
             self._catch_up(self.since)
+        self._flush()
         while True:
             if self.sub.closing:
                 return self._close_as_asked()
-            self.ws.event.wait(max(0.0, self.last_send + heartbeat - time.monotonic()))
+            quiet_since = max(self.last_send, self.sub.sent_at)
+            self.ws.event.wait(max(0.0, quiet_since + heartbeat - time.monotonic()))
             self.ws.event.clear()
             self._read_messages()
             if self.sub.closing:
                 return self._close_as_asked()
             self._flush()
-            if time.monotonic() - self.last_send >= heartbeat:
-                self._send(p.reply("heartbeat", last_event_id=self.sub.delivered))
+            if time.monotonic() - max(self.last_send, self.sub.sent_at) >= heartbeat:
+                self._send(p.reply("heartbeat", last_event_id=self.sub.resume_point))
 
     def _authenticate(self) -> bool:
         """The server has a token and the upgrade carried none: the first message must be auth."""
@@ -300,7 +338,7 @@ class Session:
         if message.type == "ping":
             self.sub.last_ping = utc_now()
             self.hub.mark_dirty()
-            self._send(p.reply("pong", message.id, last_event_id=self.sub.delivered))
+            self._send(p.reply("pong", message.id, last_event_id=self.sub.resume_point))
         elif message.type == "get_stats":
             self._send(p.reply("stats", message.id, data=self.hub.stats()))
         elif isinstance(message, p.SetFilters):
@@ -309,20 +347,27 @@ class Session:
         elif isinstance(message, p.Resume):
             self._send(p.reply("resumed", message.id, since=message.since))
             self._catch_up(message.since)
+            self._flush()
         elif isinstance(message, p.Auth):
             self._send(p.error("already_authenticated", "this connection is already authenticated", message.id))
 
     def _flush(self) -> None:
-        items, cursor = self.sub.take()
-        self._send_events(items)
-        if cursor is not None:
-            self.sub.delivered = max(self.sub.delivered, cursor)
+        """Write what the tailer left: a frame it could only start, then the queue; once both are
+        done, the tailer writes directly again."""
+        while True:
+            if self.sock.owes:
+                self._timed(self.sock.pay)
+            items = self.sub.take()
+            if not items:
+                return
+            self._send_events(items)
 
     def _close_as_asked(self) -> None:
         assert self.sub.closing is not None
+        self.sub.hold()
         code, reason = self.sub.closing
         if code == p.CloseCode.SLOW_CONSUMER:
-            since = self.sub.delivered
+            since = self.sub.resume_point
             reason = p.slow_consumer_reason(since)
             try:
                 self._send(p.error("slow_consumer", f"this client read too slowly and is disconnected; "
@@ -363,6 +408,7 @@ class Session:
         self.last_send = time.monotonic()
 
     def _close(self, code: p.CloseCode, reason: str) -> None:
+        self.sub.hold()
         try:
             self.ws.close(int(code), reason[:120])
         except (ConnectionClosed, OSError):

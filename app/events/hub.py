@@ -37,28 +37,45 @@ SHUTDOWN_GRACE = 1.0  # seconds a closing socket gets to take its close frame be
 _HUBS: "weakref.WeakSet[Hub]" = weakref.WeakSet()
 
 
+# What a direct (non-blocking) write did: all of the frame is out; part is out and the socket
+# owes the rest (written before anything else, by the session); nothing, the socket was busy.
+WROTE, OWES, BUSY = "wrote", "owes", "busy"
+# What became of an offered event: handled; the session must act (queued, or a frame to finish);
+# the client's queue is full.
+DONE, WAKE, FULL = "done", "wake", "full"
+
+
 class Subscriber:
     """One connected client as the hub sees it.
 
-    ``wake`` is set whenever the client's sender has something to do; ``abort`` cuts the
-    connection at once (a socket shutdown), for a sender stuck writing to a client that stopped
-    reading.
+    Events reach the client in one of two ways, never both at once. While its queue is empty and
+    its session is not writing, the tailer writes an event's frame straight to the socket with
+    ``direct`` (a non-blocking write): no thread wakes, which is what makes fan-out to many clients
+    cheap. Otherwise (the socket is busy or full, the client is behind, the session is replaying or
+    closing) the event is queued and ``wake`` is set for the client's own sender, whose writes may
+    block. ``sending`` says the session owns the order of writes; it holds it from the start until
+    the hello is out, during replays and when closing. ``abort`` cuts the connection at once (a
+    socket shutdown), for a sender stuck writing to a client that stopped reading.
     """
 
-    def __init__(self, client_id: str, wake: threading.Event, abort: Callable[[], None], queue_size: int) -> None:
+    def __init__(self, client_id: str, wake: threading.Event, abort: Callable[[], None], queue_size: int,
+                 direct: Callable[[bytes], str] | None = None) -> None:
         self.client_id = client_id
         self.wake = wake
         self.abort = abort
+        self.direct = direct       # write a frame without blocking: WROTE, OWES or BUSY
         self.queue_size = queue_size
-        self.queue: deque[tuple[int, bytes]] = deque()  # (event_id, the frame as sent)
+        self.queue: deque[tuple[int, bytes]] = deque()  # (event_id, frame)
         self.lock = threading.Lock()
         self.filter = EventFilter()
-        self.cursor = 0            # last log id offered to this client (queued or filtered out)
+        self.sending = True
+        self.cursor = 0            # last log id offered to this client (sent, queued or filtered out)
         self.delivered = 0         # every event up to here was sent to the client or filtered out
         self.overflowed = False
         self.live = False
         self.last_sent_id = 0      # last event id fully written to the socket
         self.events_sent = 0
+        self.sent_at = time.monotonic()
         self.connected_at = utc_now()
         self.last_ping: str | None = None
         self.closing: tuple[CloseCode, str] | None = None
@@ -66,41 +83,66 @@ class Subscriber:
         self.send_started: float | None = None
         self.aborted = False
 
-    def offer(self, event_id: int, frame: bytes | None) -> bool:
-        """Queue one event (``frame`` None: filtered out, only the cursor moves); False when full."""
+    def offer(self, event_id: int, frame: bytes | None) -> str:
+        """Write or queue one event (``frame`` None: filtered out, only the cursor moves)."""
         with self.lock:
-            if frame is not None:
-                if len(self.queue) >= self.queue_size:
-                    return False
-                self.queue.append((event_id, frame))
+            idle = not self.queue and not self.sending
+            if frame is None:
+                self.cursor = event_id
+                if idle:
+                    self.delivered = event_id
+                return DONE
+            if idle and self.closing is None and self.direct is not None:
+                wrote = self.direct(frame)
+                if wrote is not BUSY:  # the frame is out, or committed: its rest goes out first
+                    self.cursor = self.delivered = self.last_sent_id = event_id
+                    self.events_sent += 1
+                    self.sent_at = time.monotonic()
+                    return DONE if wrote is WROTE else WAKE
+            if len(self.queue) >= self.queue_size:
+                return FULL
+            self.queue.append((event_id, frame))
             self.cursor = event_id
-            return True
+            return WAKE
 
-    def take(self) -> tuple[list[tuple[int, bytes]], int | None]:
-        """The queued events and the cursor they bring the client to once sent.
-
-        The cursor is None after an overflow: the events it covers were dropped, not sent.
-        """
+    def take(self) -> list[tuple[int, bytes]]:
+        """The queued frames, for the sender; an empty answer hands writing back to the tailer."""
         with self.lock:
             items = list(self.queue)
             self.queue.clear()
-            return items, None if self.overflowed else self.cursor
+            self.sending = bool(items)
+            if not items and not self.overflowed:
+                self.delivered = max(self.delivered, self.cursor)
+            return items
+
+    def hold(self) -> None:
+        """The session writes next (a replay, a close): the tailer queues instead of writing."""
+        with self.lock:
+            self.sending = True
 
     def drop_queue(self, *, overflowed: bool = False) -> None:
         with self.lock:
             self.queue.clear()
+            self.sending = True
             self.overflowed = self.overflowed or overflowed
 
     def request_close(self, code: CloseCode, reason: str, within: float) -> None:
         """Ask the sender to close; if it cannot within ``within`` s, the hub cuts the socket."""
-        if self.closing is None:
-            self.closing = (code, reason)
-            self.close_deadline = time.monotonic() + within
+        with self.lock:
+            if self.closing is None:
+                self.closing = (code, reason)
+                self.close_deadline = time.monotonic() + within
         self.wake.set()
+
+    @property
+    def resume_point(self) -> int:
+        """Every event up to here was sent to the client (or is committed to its socket) or
+        filtered out: where it should resume from."""
+        return max(self.delivered, self.last_sent_id)
 
     def info(self) -> dict[str, Any]:
         return {"client_id": self.client_id, "worker_pid": os.getpid(), "connected_at": self.connected_at,
-                "events_sent": self.events_sent, "last_event_id": self.delivered, "last_ping": self.last_ping,
+                "events_sent": self.events_sent, "last_event_id": self.resume_point, "last_ping": self.last_ping,
                 "queue_depth": len(self.queue), "filters": self.filter.to_dict()}
 
 
@@ -261,11 +303,13 @@ class Hub:
                         continue
                     if frame is None:
                         frame = self.encode_event(event)
-                    if sub.offer(event.event_id, frame):
+                    outcome = sub.offer(event.event_id, frame)
+                    if outcome is WAKE:
                         touched[sub] = None
-                    else:
+                    elif outcome is FULL:
                         self._cut_off(sub)
         self.events_dispatched += count
+        self._dirty = self._dirty or count > 0
         for sub in touched:
             sub.wake.set()
         return count
@@ -302,7 +346,7 @@ class Hub:
         pending = False
         now = time.monotonic()
         next_sweep = now + 1.0
-        next_publish = now
+        next_publish = next_members = now
         next_prune = now + 1.0
         while not self._stopping.is_set():
             try:
@@ -316,8 +360,8 @@ class Hub:
                     self.pump()
                     pending = False
                 self._reap(now)
-                if self._members_dirty or (self._dirty and now >= next_publish):
-                    next_publish = now + 0.5
+                if (self._members_dirty and now >= next_members) or (self._dirty and now >= next_publish):
+                    next_members, next_publish = now + 0.1, now + 0.5  # churn of 1000s of sockets: 10/s
                     self._publish()
                 if now >= next_prune:
                     next_prune = now + self.config.prune_interval

@@ -12,7 +12,7 @@ from app.bootstrap import bootstrap
 from app.core.events import Event, EventBus
 from app.events import protocol as p
 from app.events.config import StreamConfig
-from app.events.hub import Hub, Subscriber
+from app.events.hub import BUSY, DONE, FULL, OWES, WAKE, WROTE, Hub, Subscriber
 from app.events.registry import PeerRegistry
 from app.services.sequences import BeatSpec, SequenceManagementService
 from app.store import Store
@@ -38,7 +38,7 @@ def payload(frame: bytes) -> dict:
 
 
 def sent(sub: Subscriber) -> list[int]:
-    items, _ = sub.take()
+    items = sub.take()
     assert all(payload(frame)["event_id"] == event_id for event_id, frame in items)
     return [event_id for event_id, _ in items]
 
@@ -77,8 +77,8 @@ def test_filters_apply_but_the_cursor_still_moves(hub):
     hub.go_live(sub)
     hub.set_filter(sub, p.EventFilter(("command.*",)))
     hub.dispatch([ev(1), ev(2, "command.undone"), ev(3)])
-    items, cursor = sub.take()
-    assert [i for i, _ in items] == [2] and cursor == 3
+    assert [i for i, _ in sub.take()] == [2]
+    assert sub.take() == [] and sub.resume_point == 3  # 3 was filtered out: nothing to resend
 
 
 def test_a_subscriber_behind_the_tailer_cannot_go_live_until_it_caught_up(hub):
@@ -107,11 +107,11 @@ def test_an_overflowing_queue_cuts_that_client_off_and_nobody_else(hub):
         hub.go_live(sub)
     hub.dispatch([ev(i) for i in range(1, 11)])
     assert slow.closing == (p.CloseCode.SLOW_CONSUMER, "slow consumer")
-    assert not slow.live and slow.take() == ([], None)  # dropped events are not "delivered"
+    assert not slow.live and slow.take() == [] and slow.resume_point == 0  # dropped, not delivered
     assert sent(fast) == list(range(1, 11))
     assert hub.slow_consumers_cut == 1
     hub.dispatch([ev(11)])
-    assert sent(fast) == [11] and slow.take() == ([], None)
+    assert sent(fast) == [11] and slow.take() == []
 
 
 def test_a_sender_stuck_on_a_client_is_cut_after_the_send_timeout(container):
@@ -173,7 +173,7 @@ def test_an_event_is_framed_once_for_every_client_whatever_its_size(hub):
         hub.go_live(sub)
     small, big = ev(1), Event("sequence.updated", {"pad": "x" * 70_000}, event_id=2)
     hub.dispatch([small, big])
-    frames = [sub.take()[0] for sub in subs]
+    frames = [sub.take() for sub in subs]
     assert all(f[0][1] is frames[0][0][1] and f[1][1] is frames[0][1][1] for f in frames)  # shared
     assert payload(frames[0][1][1])["data"]["pad"] == "x" * 70_000
 
@@ -190,3 +190,61 @@ def test_stats_merge_the_other_workers_lists(hub, tmp_path):
     assert {c["client_id"] for c in stats["connections"]} == {"gone", "me"}
     assert stats["last_event_id"] == 9
     assert not (tmp_path / "999999999.json").exists()
+
+
+class Socket:
+    """A socket that takes whole frames, part of one, or nothing, as told."""
+
+    def __init__(self, answer: str = WROTE) -> None:
+        self.answer = answer
+        self.frames: list[bytes] = []
+
+    def __call__(self, frame: bytes) -> str:
+        if self.answer is not BUSY:
+            self.frames.append(frame)
+        return self.answer
+
+
+def direct_subscriber(answer: str = WROTE, queue_size: int = 10) -> tuple[Subscriber, Socket]:
+    sock = Socket(answer)
+    sub = Subscriber("d", threading.Event(), Cut(), queue_size, direct=sock)
+    assert sub.take() == []  # the session has sent its hello: the tailer may write now
+    return sub, sock
+
+
+def test_an_idle_client_is_written_to_directly_without_waking_its_thread():
+    sub, sock = direct_subscriber()
+    assert sub.offer(1, b"one") is DONE and sub.offer(2, b"two") is DONE
+    assert sock.frames == [b"one", b"two"] and not sub.queue and not sub.wake.is_set()
+    assert (sub.last_sent_id, sub.events_sent, sub.resume_point) == (2, 2, 2)
+
+
+def test_a_busy_socket_queues_and_everything_after_waits_its_turn():
+    sub, sock = direct_subscriber(BUSY)
+    assert sub.offer(1, b"one") is WAKE
+    sock.answer = WROTE
+    assert sub.offer(2, b"two") is WAKE  # never overtakes a queued event
+    assert sock.frames == [] and [i for i, _ in sub.take()] == [1, 2]
+    assert sub.offer(3, b"three") is WAKE  # the sender still owns the socket until it comes back empty
+    assert [i for i, _ in sub.take()] == [3] and sub.take() == []
+    assert sub.offer(4, b"four") is DONE and sock.frames == [b"four"]
+
+
+def test_a_partly_written_frame_wakes_the_sender_to_finish_it():
+    sub, sock = direct_subscriber(OWES)
+    assert sub.offer(1, b"long frame") is WAKE
+    assert sub.last_sent_id == 1 and not sub.queue  # committed: the socket owes only the rest
+
+
+def test_no_direct_writes_while_the_session_replays_or_closes():
+    sub, sock = direct_subscriber()
+    sub.hold()
+    assert sub.offer(1, b"one") is WAKE and sock.frames == []
+    assert [i for i, _ in sub.take()] == [1] and sub.take() == []
+    sub.request_close(p.CloseCode.GOING_AWAY, "bye", 1)
+    assert sub.offer(2, b"two") is WAKE and sock.frames == []
+
+
+def test_a_full_queue_is_reported():
+    sub, _ = direct_subscriber(BUSY, queue_size=2)
+    assert [sub.offer(i, b"x") for i in (1, 2, 3)] == [WAKE, WAKE, FULL]
