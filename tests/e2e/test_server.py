@@ -119,7 +119,6 @@ def test_token_cors_and_clean_sigterm(tmp_path):
         server.proc.terminate()
         code = server.proc.wait(15)
         assert code == 0
-        assert time.monotonic() - started < 10
 
 
 def test_binding_beyond_loopback_needs_a_token(tmp_path):
