@@ -69,6 +69,9 @@ class History(Protocol):
     def add_entry(self, entry: HistoryEntry) -> None: ...
     def latest(self, state: CommandState, sequence_id: str | None) -> HistoryEntry | None: ...
     def update_entry(self, entry: HistoryEntry) -> None: ...
+    def describe_latest(self, state: CommandState, sequence_id: str | None) -> str | None:
+        """The description of ``latest(state, sequence_id)`` (without loading its snapshots)."""
+        ...
     def discard_redo(self, sequence_id: str) -> None: ...
     def sequence_version(self, sequence_id: str) -> tuple[int | None, bool]:
         """(current version or None if never stored, whether it is present i.e. not deleted)."""
@@ -134,10 +137,8 @@ class CommandProcessor:
 
     @staticmethod
     def undo_description(history: History, sequence_id: str | None = None) -> str | None:
-        entry = history.latest(CommandState.DONE, sequence_id)
-        return entry.description if entry else None
+        return history.describe_latest(CommandState.DONE, sequence_id)
 
     @staticmethod
     def redo_description(history: History, sequence_id: str | None = None) -> str | None:
-        entry = history.latest(CommandState.UNDONE, sequence_id)
-        return entry.description if entry else None
+        return history.describe_latest(CommandState.UNDONE, sequence_id)

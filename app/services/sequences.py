@@ -22,13 +22,12 @@ from app.core.events import Event, EventBus, utc_now
 from app.domain.enums import Location, MotionType, Orientation, RotationDirection
 from app.domain.errors import Discontinuity, DomainError, InvalidMotion, InvalidValue, NoLetterFits
 from app.domain.generator import generate_beats
-from app.domain.letters import identify, letter_type_of, motion_pairs_for
+from app.domain.letters import letter_type_of, motion_pairs_for
 from app.domain.models import (
     BeatData, SequenceData, beat_from_motions, blank_beat, normalize_beats, start_position_beat,
     validate_name,
 )
 from app.domain.motions import MotionData, make_motion
-from app.domain.positions import locations_of
 from app.services.errors import Conflict, NotFound, PreconditionFailed
 from app.store import Store, UnitOfWork
 
@@ -394,16 +393,18 @@ class SequenceManagementService:
         now = utc_now()
         seq = replace(seq, version=1, created_at=now, updated_at=now)
         command_id = str(uuid.uuid4())
+        # Everything that does not need the database is built before the write lock is taken:
+        # writers queue on it, so time spent holding it is throughput lost.
+        stored = seq.to_dict()
+        entry = HistoryEntry(command_id=command_id, kind=kind, description=description, sequence_id=seq.id,
+                             before=None, after=stored, version_before=None, version_after=1, created_at=now)
+        events = [self._event("sequence.created", seq.id, command_id,
+                              {"sequence_name": seq.name, "sequence_length": seq.length, "sequence": stored})]
+        events += [self._event(t, seq.id, command_id, d) for t, d in extra]
         with self.store.write() as uow:
-            uow.insert_sequence(seq.id, seq.name, seq.to_dict(), 1, now)
+            uow.insert_sequence(seq.id, seq.name, stored, 1, now)
             uow.set_setting(CURRENT_SEQUENCE, seq.id)
-            self.processor.execute(uow, HistoryEntry(
-                command_id=command_id, kind=kind, description=description, sequence_id=seq.id,
-                before=None, after=seq.to_dict(), version_before=None, version_after=1, created_at=now))
-            events = [self._event("sequence.created", seq.id, command_id,
-                                  {"sequence_name": seq.name, "sequence_length": seq.length,
-                                   "sequence": seq.to_dict()})]
-            events += [self._event(t, seq.id, command_id, d) for t, d in extra]
+            self.processor.execute(uow, entry)
             outcome = self._outcome(uow, seq, command_id, description, None)
             events.append(self._command_event("command.executed", outcome, kind, seq.id))
             outcome = self._commit(uow, outcome, events)

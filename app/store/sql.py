@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import random
 import sqlite3
 import threading
 import time
@@ -19,6 +20,7 @@ from typing import Any, Iterator
 import platformdirs
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
+from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_exponential
@@ -76,15 +78,13 @@ class Store:
             self._lock_fd = os.open(f"{self.url.database}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
         self._peek = threading.local()  # per-thread DB-API connections for peek_version
 
-    def peek_version(self, sequence_id: str) -> tuple[int | None, bool] | None:
-        """(version, present) by one autocommit SELECT on this thread's own SQLite connection.
-
-        For cache checks on the read path: no pool checkout, BEGIN/ROLLBACK, breaker or retry.
-        None when the shortcut does not apply (PostgreSQL, in-memory) or the query failed; the
-        caller then takes the ordinary read transaction, which reports and counts any fault.
-        """
+    def _peek_one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None | bool:
+        """One autocommit SELECT on this thread's own read-only SQLite connection: no pool checkout,
+        BEGIN/ROLLBACK, breaker or retry. False when the shortcut does not apply (PostgreSQL,
+        in-memory) or the query failed; the caller then takes an ordinary read transaction, which
+        reports and counts any fault."""
         if self._lock_fd is None:
-            return None
+            return False
         try:
             conn = getattr(self._peek, "conn", None)
             if conn is None:
@@ -92,10 +92,22 @@ class Store:
                                        timeout=BUSY_TIMEOUT_MS / 1000)
                 conn.execute("PRAGMA query_only=1")
                 self._peek.conn = conn
-            row = conn.execute("SELECT version, deleted FROM sequences WHERE id = ?", (sequence_id,)).fetchone()
+            return conn.execute(sql, params).fetchone()
         except sqlite3.Error:
+            return False
+
+    def peek_version(self, sequence_id: str) -> tuple[int | None, bool] | None:
+        """(version, present) of a sequence, for cache checks on the read path (see ``_peek_one``);
+        None when the shortcut does not apply."""
+        row = self._peek_one("SELECT version, deleted FROM sequences WHERE id = ?", (sequence_id,))
+        if row is False:
             return None
         return (None, False) if row is None else (row[0], not row[1])
+
+    def peek_last_event_id(self) -> int | None:
+        """The newest id in the event log (see ``_peek_one``); None when the shortcut does not apply."""
+        row = self._peek_one("SELECT coalesce(max(event_id), 0) FROM events")
+        return None if row is False or row is None else int(row[0])
 
     # -- engine -------------------------------------------------------------------------------
     def _make_engine(self) -> Engine:
@@ -123,7 +135,12 @@ class Store:
 
         @sa_event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("tka_write") else "BEGIN")
+            # On the DB-API connection itself: exec_driver_sql's machinery costs ~10x the BEGIN.
+            sql = "BEGIN IMMEDIATE" if conn.info.get("tka_write") else "BEGIN"
+            try:
+                conn.connection.driver_connection.execute(sql)  # type: ignore[union-attr]
+            except sqlite3.Error as exc:
+                raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
 
         return engine
 
@@ -134,10 +151,24 @@ class Store:
             self._lock_fd = None
 
     # -- transactions -------------------------------------------------------------------------
-    # Only BEGIN is retried here: nothing has run yet, so a repeat is always safe.
-    @retry(retry=retry_if_exception(_is_transient), stop=stop_after_attempt(2),
-           wait=wait_random_exponential(multiplier=0.05, max=0.3), reraise=True)
+    # Only BEGIN is retried: nothing has run yet, so a repeat is always safe. The first attempt is
+    # made directly (tenacity's per-call bookkeeping costs more than an SQLite BEGIN); after a
+    # transient failure tenacity makes the bounded, jittered retries.
     def _begin(self, write: bool) -> tuple[Connection, Any]:
+        try:
+            return self._open(write)
+        except OperationalError as exc:
+            if not _is_transient(exc):
+                raise
+        return self._open_again(write)
+
+    @retry(retry=retry_if_exception(_is_transient), stop=stop_after_attempt(2),
+           wait=wait_random_exponential(multiplier=0.05, max=0.3), reraise=True,
+           before=lambda state: time.sleep(random.uniform(0, 0.05)) if state.attempt_number == 1 else None)
+    def _open_again(self, write: bool) -> tuple[Connection, Any]:
+        return self._open(write)
+
+    def _open(self, write: bool) -> tuple[Connection, Any]:
         conn = self.engine.connect()
         try:
             conn.info["tka_write"] = write
@@ -253,7 +284,9 @@ def _file_lock(fd: int | None, deadline: float) -> Iterator[None]:
     if fd is None:
         yield
         return
-    pause = 0.0002
+    # Another worker holds it for one short transaction (well under a millisecond), so poll
+    # finely at first: a lock left idle while its next holder sleeps is write throughput lost.
+    polls = 0
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -261,8 +294,8 @@ def _file_lock(fd: int | None, deadline: float) -> Iterator[None]:
         except BlockingIOError:
             if time.monotonic() >= deadline:
                 raise StoreUnavailable("the store is busy; retry shortly", retry_after=1) from None
-            time.sleep(pause)
-            pause = min(pause * 2, 0.002)
+            polls += 1
+            time.sleep(0.00005 if polls < 40 else 0.002)
     try:
         yield
     finally:
@@ -280,19 +313,26 @@ _h, _s = t.command_history, t.sequences
 _SEQUENCE_BY_ID = sa.select(_s).where(_s.c.id == sa.bindparam("sid"))
 _SEQUENCE_VERSION = sa.select(_s.c.version, _s.c.deleted).where(_s.c.id == sa.bindparam("sid"))
 _NEXT_CREATED_ORDER = sa.select(sa.func.coalesce(sa.func.max(_s.c.created_order), 0) + 1)
+_SEQUENCE_COLUMNS = ["id", "name", "data", "version", "deleted", "created_at", "updated_at", "created_order"]
 _INSERT_SEQUENCE = _s.insert()
 _UPDATE_SEQUENCE = _s.update().where(_s.c.id == sa.bindparam("sid"))
+_UPDATE_SEQUENCE_COLUMNS = ["name", "data", "version", "deleted", "updated_at"]
 _NEXT_DONE_ORDER = sa.select(sa.func.coalesce(sa.func.max(_h.c.done_order), 0) + 1)
 _NEXT_UNDONE_ORDER = sa.select(sa.func.coalesce(sa.func.max(_h.c.undone_order), 0) + 1)
 _INSERT_ENTRY = _h.insert()
 _ENTRY_STATE = sa.select(_h.c.state).where(_h.c.command_id == sa.bindparam("cid"))
 _UPDATE_ENTRY = _h.update().where(_h.c.command_id == sa.bindparam("cid"))
-_LATEST = {
-    (state, scoped): sa.select(_h).where(_h.c.state == state.value,
-                                         *([_h.c.sequence_id == sa.bindparam("sid")] if scoped else []))
-    .order_by(_h.c.undone_order.desc() if state is CommandState.UNDONE else _h.c.done_order.desc()).limit(1)
-    for state in (CommandState.DONE, CommandState.UNDONE) for scoped in (False, True)
-}
+
+
+def _latest(columns: Any, state: CommandState, scoped: bool) -> sa.Select:
+    """The top of the undo (DONE) or redo (UNDONE) stack, of one sequence or of all."""
+    return sa.select(columns).where(_h.c.state == state.value,
+                                    *([_h.c.sequence_id == sa.bindparam("sid")] if scoped else [])) \
+        .order_by(_h.c.undone_order.desc() if state is CommandState.UNDONE else _h.c.done_order.desc()).limit(1)
+
+
+_STACKS = [(state, scoped) for state in (CommandState.DONE, CommandState.UNDONE) for scoped in (False, True)]
+_LATEST = {key: _latest(_h, *key) for key in _STACKS}
 _DISCARD_REDO = _h.update().where(_h.c.sequence_id == sa.bindparam("sid"), _h.c.state == CommandState.UNDONE.value) \
     .values(state=CommandState.DISCARDED.value, undone_order=None, done_order=None)
 _INSERT_EVENTS = t.events.insert().returning(t.events.c.event_id, sort_by_parameter_order=True)
@@ -300,6 +340,47 @@ EVENTS_CHANNEL = "tka_events"
 _NOTIFY_EVENTS = sa.text(f"SELECT pg_notify('{EVENTS_CHANNEL}', :payload)")
 _GET_SETTING = sa.select(t.settings.c.value).where(t.settings.c.key == sa.bindparam("k"))
 _UPDATE_SETTING = t.settings.update().where(t.settings.c.key == sa.bindparam("k"))
+_ENTRY_COLUMNS = ["command_id", "kind", "description", "sequence_id", "state", "before", "after", "version_before",
+                  "version_after", "version_undone", "created_at", "done_order"]
+_EVENT_COLUMNS = ["event_type", "sequence_id", "command_id", "request_id", "uuid", "timestamp", "data"]
+
+
+class _Hot:
+    """A hot-path statement, compiled once for SQLite and run there on the DB-API connection of
+    the unit of work's transaction: SQLAlchemy's per-execute machinery costs several times what
+    SQLite takes to run such a statement. Parameters go through SQLAlchemy's own bind processors
+    (JSON, Boolean), so rows are stored exactly as the Core path writes and reads them. Other
+    databases run ``stmt`` through SQLAlchemy as usual."""
+
+    def __init__(self, stmt: Any, keys: list[str] | None = None) -> None:
+        self.stmt = stmt
+        compiled = stmt.compile(dialect=_SQLITE, column_keys=keys)
+        self.sql: str = compiled.string
+        processors = compiled._bind_processors
+        names = compiled.positiontup or []
+        self._binds = [(name, processors.get(name)) for name in names]
+        self._fixed = {name: compiled.binds[name].value for name in names
+                       if not compiled.binds[name].required and compiled.binds[name].value is not None}
+
+    def parameters(self, params: dict[str, Any]) -> tuple[Any, ...]:
+        values = {**self._fixed, **params} if self._fixed else params
+        return tuple(values.get(name) if proc is None else proc(values.get(name)) for name, proc in self._binds)
+
+
+_SQLITE = sqlite_dialect.dialect()
+_HOT = {name: _Hot(stmt, keys) for name, stmt, keys in [
+    ("next_created_order", _NEXT_CREATED_ORDER, None),
+    ("insert_sequence", _INSERT_SEQUENCE, _SEQUENCE_COLUMNS),
+    ("update_sequence", _UPDATE_SEQUENCE, _UPDATE_SEQUENCE_COLUMNS),
+    ("sequence_version", _SEQUENCE_VERSION, None),
+    ("next_done_order", _NEXT_DONE_ORDER, None),
+    ("insert_entry", _INSERT_ENTRY, _ENTRY_COLUMNS),
+    ("discard_redo", _DISCARD_REDO, None),
+    ("insert_event", t.events.insert(), _EVENT_COLUMNS),
+    ("get_setting", _GET_SETTING, None),
+    ("update_setting", _UPDATE_SETTING, ["value"]),
+    *((("describe", *key), _latest(_h.c.description, *key), None) for key in _STACKS),
+]}
 
 
 class UnitOfWork:
@@ -308,6 +389,29 @@ class UnitOfWork:
     def __init__(self, conn: Connection, store: Store) -> None:
         self.conn = conn
         self.store = store
+        self._db: sqlite3.Connection | None = \
+            conn.connection.driver_connection if store.kind == "sqlite" else None  # type: ignore[assignment]
+
+    # -- hot statements (see _Hot) ------------------------------------------------------------
+    def _run(self, name: Any, params: dict[str, Any]) -> sqlite3.Cursor:
+        hot = _HOT[name]
+        assert self._db is not None
+        try:
+            return self._db.execute(hot.sql, hot.parameters(params))
+        except sqlite3.Error as exc:  # classified like SQLAlchemy's own (is_infrastructure_fault)
+            raise DBAPIError.instance(hot.sql, params, exc, sqlite3.Error) from exc
+
+    def _scalar(self, name: Any, params: dict[str, Any] | None = None) -> Any:
+        if self._db is None:
+            return self.conn.execute(_HOT[name].stmt, params or {}).scalar()
+        row = self._run(name, params or {}).fetchone()
+        return None if row is None else row[0]
+
+    def _write(self, name: Any, params: dict[str, Any]) -> int:
+        """Run an INSERT/UPDATE; the number of rows it touched."""
+        if self._db is None:
+            return self.conn.execute(_HOT[name].stmt, params).rowcount
+        return self._run(name, params).rowcount
 
     # -- sequences ----------------------------------------------------------------------------
     def load_sequence_row(self, sequence_id: str) -> sa.Row | None:
@@ -315,15 +419,14 @@ class UnitOfWork:
 
     def insert_sequence(self, sequence_id: str, name: str, data: dict[str, Any], version: int,
                         created_at: str) -> None:
-        order = self.conn.execute(_NEXT_CREATED_ORDER).scalar_one()
-        self.conn.execute(_INSERT_SEQUENCE, {
+        self._write("insert_sequence", {
             "id": sequence_id, "name": name, "data": data, "version": version, "deleted": False,
-            "created_at": created_at, "updated_at": created_at, "created_order": order})
+            "created_at": created_at, "updated_at": created_at, "created_order": self._scalar("next_created_order")})
 
     def update_sequence(self, sequence_id: str, *, name: str, data: dict[str, Any], version: int,
                         deleted: bool, updated_at: str) -> None:
-        self.conn.execute(_UPDATE_SEQUENCE, {"sid": sequence_id, "name": name, "data": data, "version": version,
-                                             "deleted": deleted, "updated_at": updated_at})
+        self._write("update_sequence", {"sid": sequence_id, "name": name, "data": data, "version": version,
+                                        "deleted": deleted, "updated_at": updated_at})
 
     def list_sequences(self, offset: int, limit: int) -> tuple[list[sa.Row], int]:
         live = t.sequences.c.deleted == sa.false()
@@ -335,8 +438,7 @@ class UnitOfWork:
 
     # -- History protocol ---------------------------------------------------------------------
     def add_entry(self, entry: HistoryEntry) -> None:
-        self.conn.execute(_INSERT_ENTRY, {**_entry_values(entry),
-                                          "done_order": self.conn.execute(_NEXT_DONE_ORDER).scalar_one()})
+        self._write("insert_entry", {**_entry_values(entry), "done_order": self._scalar("next_done_order")})
 
     def update_entry(self, entry: HistoryEntry) -> None:
         values = _entry_values(entry)
@@ -354,12 +456,19 @@ class UnitOfWork:
         row = self.conn.execute(query, {"sid": sequence_id} if sequence_id is not None else {}).first()
         return _entry_from_row(row) if row else None
 
+    def describe_latest(self, state: CommandState, sequence_id: str | None) -> str | None:
+        return self._scalar(("describe", state, sequence_id is not None),
+                            {"sid": sequence_id} if sequence_id is not None else None)
+
     def discard_redo(self, sequence_id: str) -> None:
-        self.conn.execute(_DISCARD_REDO, {"sid": sequence_id})
+        self._write("discard_redo", {"sid": sequence_id})
 
     def sequence_version(self, sequence_id: str) -> tuple[int | None, bool]:
-        row = self.conn.execute(_SEQUENCE_VERSION, {"sid": sequence_id}).first()
-        return (None, False) if row is None else (row.version, not row.deleted)
+        if self._db is None:
+            row = self.conn.execute(_SEQUENCE_VERSION, {"sid": sequence_id}).first()
+        else:
+            row = self._run("sequence_version", {"sid": sequence_id}).fetchone()
+        return (None, False) if row is None else (row[0], not row[1])
 
     def write_snapshot(self, sequence_id: str, snapshot: Snapshot, version: int) -> None:
         now = utc_now()
@@ -391,7 +500,10 @@ class UnitOfWork:
         rows = [{"event_type": ev.event_type, "sequence_id": ev.sequence_id, "command_id": ev.command_id,
                  "request_id": ev.request_id, "uuid": ev.uuid, "timestamp": ev.timestamp, "data": dict(ev.data)}
                 for ev in events]
-        ids = self.conn.execute(_INSERT_EVENTS, rows).scalars().all()
+        if self._db is not None:
+            ids = [self._run("insert_event", row).lastrowid for row in rows]
+        else:
+            ids = self.conn.execute(_INSERT_EVENTS, rows).scalars().all()
         if self.store.kind == "postgresql":
             # Delivered to every LISTENing process when (and only if) this transaction commits.
             self.conn.execute(_NOTIFY_EVENTS, {"payload": str(ids[-1])})
@@ -409,10 +521,10 @@ class UnitOfWork:
 
     # -- settings -----------------------------------------------------------------------------
     def get_setting(self, key: str) -> str | None:
-        return self.conn.execute(_GET_SETTING, {"k": key}).scalar_one_or_none()
+        return self._scalar("get_setting", {"k": key})
 
     def set_setting(self, key: str, value: str | None) -> None:
-        if self.conn.execute(_UPDATE_SETTING, {"k": key, "value": value}).rowcount == 0:
+        if self._write("update_setting", {"k": key, "value": value}) == 0:
             self.conn.execute(t.settings.insert().values(key=key, value=value))
 
     # -- idempotency records ------------------------------------------------------------------
