@@ -40,6 +40,19 @@ def _host_name(host_header: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
+def token_matches(presented: str, token: str) -> bool:
+    """``presented`` is ``token`` (compared in constant time)."""
+    return hmac.compare_digest(presented.strip().encode(), token.encode())
+
+
+def require_bearer(header: str | None, token: str) -> None:
+    """401 problem unless ``header`` is ``Bearer <token>`` (REST routes and WebSocket upgrades)."""
+    scheme, _, presented = (header or "").partition(" ")
+    if scheme.lower() != "bearer" or not token_matches(presented, token):
+        raise ApiProblem(401, "unauthorized", "a valid 'Authorization: Bearer <token>' header is required",
+                         headers={"WWW-Authenticate": 'Bearer realm="tka"'})
+
+
 def install(app: flask.Flask, config: EdgeConfig) -> None:
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
 
@@ -65,11 +78,7 @@ def install(app: flask.Flask, config: EdgeConfig) -> None:
         path = flask.request.path
         if config.token and path.startswith("/api") and not path.startswith(("/api/docs", "/api/redoc",
                                                                              "/api/openapi.json")):
-            auth = flask.request.headers.get("Authorization", "")
-            scheme, _, presented = auth.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), config.token.encode()):
-                raise ApiProblem(401, "unauthorized", "a valid 'Authorization: Bearer <token>' header is required",
-                                 headers={"WWW-Authenticate": 'Bearer realm="tka"'})
+            require_bearer(flask.request.headers.get("Authorization"), config.token)
         return None
 
     @app.after_request

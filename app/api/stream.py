@@ -5,14 +5,15 @@ the hello, replays, queued events, replies, heartbeats and the close frame all l
 that order. simple-websocket's own reader thread collects the client's messages and sets the same
 ``threading.Event`` the hub sets when it queues an event, so one wait serves both directions.
 The protocol itself (shapes, parsing, close codes) is app.events.protocol; asyncapi.yaml
-documents it.
+documents it. A store outage closes nothing: a replay that cannot read the log tells its client
+(``store_status``) and waits for the store with the connection open.
 """
 
 from __future__ import annotations
 
 import functools
-import hmac
 import logging
+import math
 import socket
 import threading
 import time
@@ -23,21 +24,28 @@ import flask
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
+from app.api.handlers import health
 from app.api.problems import ApiProblem
-from app.api.security import EdgeConfig
+from app.api.security import EdgeConfig, require_bearer, token_matches
 from app.api.serializers import beat_out, sequence_out
 from app.core.container import Container
 from app.core.events import Event, EventBus, utc_now
 from app.domain.models import BeatData, SequenceData
 from app.events import protocol as p
 from app.events.config import StreamConfig
-from app.events.hub import BUSY, OWES, PAGE, WROTE, Hub, Subscriber
-from app.store import Store
+from app.events.hub import BUSY, NOTICE, OWES, PAGE, WROTE, Hub, Subscriber
+from app.events.retention import LogBounds
+from app.store import Store, StoreUnavailable
+from app.store.monitor import PingResult, StoreMonitor
 
 log = logging.getLogger(__name__)
 
 CLOSE_WAIT = 1.0  # seconds a client gets to answer our close frame before the socket is shut
 SEND_BATCH = 256 * 1024  # bytes of queued frames written with one sendall
+STORE_RETRY = 0.5  # seconds between a waiting replay's looks at the store breaker
+LAG_WARN_EVENTS = 1000  # /health's events:lag warns beyond this many events not yet dispatched,
+LAG_WARN_MS = 5000.0  # or when the oldest of them is older than this
+LAG_MAX_AGE = 2.0  # seconds a lag measured by the store watchdog answers /health instead of a new one
 
 
 def install(app: flask.Flask, container: Container, edge: EdgeConfig, config: StreamConfig | None = None) -> Hub:
@@ -45,6 +53,9 @@ def install(app: flask.Flask, container: Container, edge: EdgeConfig, config: St
     config = config or StreamConfig.from_env()
     hub = Hub(container.resolve(Store), container.resolve(EventBus), config, render=render_event)
     app.extensions["tka.events"] = hub
+    health.EXTRA_CHECKS["events:lag"] = lag_check
+    if container.is_registered(StoreMonitor):
+        container.resolve(StoreMonitor).add_listener(_lag_sampler(hub))
     # Reader threads must not keep a stopping worker alive; oversized frames close with 1009.
     app.config["SOCK_SERVER_OPTIONS"] = {
         "max_message_size": config.max_message_bytes,
@@ -76,10 +87,7 @@ def install(app: flask.Flask, container: Container, edge: EdgeConfig, config: St
         authorized = not edge.token
         header = request.headers.get("Authorization")
         if edge.token and header is not None:
-            scheme, _, presented = header.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(presented.strip().encode(), edge.token.encode()):
-                raise ApiProblem(401, "unauthorized", "a valid 'Authorization: Bearer <token>' header is required",
-                                 headers={"WWW-Authenticate": 'Bearer realm="tka"'})
+            require_bearer(header, edge.token)
             authorized = True
         flask.g.tka_stream = {"client_id": client_id or f"client_{uuid.uuid4().hex[:8]}", "since": since,
                               "filter": event_filter.filter, "authorized": authorized}  # type: ignore[attr-defined]
@@ -103,6 +111,50 @@ def install(app: flask.Flask, container: Container, edge: EdgeConfig, config: St
             log.exception("starting the event stream failed; retrying on the next request")
 
     return hub
+
+
+# -- how far behind the log ------------------------------------------------------------------
+def lag_check() -> dict[str, Any]:
+    """``/health``'s ``events:lag``: how far this worker's tailer is behind the durable event log.
+
+    Fails only when the tailer is not running; warns when it is far behind, or when the lag cannot
+    be measured because the store is down (the store checks say so). Like the store ping, it reads
+    the watchdog's last measurement when that is fresh, so probes do not query the database.
+    """
+    hub: Hub = flask.current_app.extensions["tka.events"]
+    started = time.perf_counter()
+    sample = hub.lag_sample
+    try:
+        if sample is not None and time.monotonic() - sample[0] <= LAG_MAX_AGE:
+            behind, age_ms = sample[1], sample[2]
+        else:
+            behind, age_ms = hub.lag()
+    except StoreUnavailable:
+        return health.check("warn", unit="events", output="unknown while the store is unavailable",
+                            latency_ms=(time.perf_counter() - started) * 1000, component_id="events")
+    if not hub.tailer_alive():
+        status, output = "fail", f"the event tailer is not running ({behind} events behind)"
+    elif behind > LAG_WARN_EVENTS or age_ms > LAG_WARN_MS:
+        status, output = "warn", f"{behind} events behind; the oldest is {age_ms:.0f} ms old"
+    else:
+        status, output = "pass", None
+    return health.check(status, value=behind, unit="events", output=output,
+                        latency_ms=(time.perf_counter() - started) * 1000, component_id="events")
+
+
+def _lag_sampler(hub: Hub) -> Callable[[PingResult], None]:
+    """A store-watchdog listener: after each good ping, measure the lag (for ``/health`` and the
+    gauge, which so keeps growing when the tailer has died, which is when it matters)."""
+
+    def sample(ping: PingResult) -> None:
+        if ping.ok and hub.started:
+            try:
+                behind, age_ms = hub.lag()
+            except StoreUnavailable:
+                return
+            hub.lag_sample = (time.monotonic(), behind, age_ms)
+
+    return sample
 
 
 # -- events in their API shape ----------------------------------------------------------------
@@ -218,10 +270,16 @@ class Session:
         self.sub = Subscriber(client_id, ws.event, self.sock.abort, config.queue_size, direct=self.sock.try_send)
         self.sub.filter = filter
         self.last_send = time.monotonic()
+        self._replaying = False
+        self._resume_from: int | None = None  # a resume asked for while a replay waits for the store
 
     def run(self) -> None:
-        if not self.hub.register(self.sub):
-            self._close(p.CloseCode.TRY_AGAIN_LATER, "this worker holds its maximum of sockets; retry")
+        try:
+            admitted, reason = self.hub.register(self.sub), "this worker holds its maximum of sockets; retry"
+        except StoreUnavailable as exc:  # this worker never read the log yet, and cannot now
+            admitted, reason = False, f"the store is unavailable; retry in {math.ceil(exc.retry_after or 1)} s"
+        if not admitted:
+            self._close(p.CloseCode.TRY_AGAIN_LATER, reason)
             self._release()
             return
         try:
@@ -290,8 +348,7 @@ class Session:
                 message = p.parse(raw)
             except p.ProtocolError:
                 message = None
-            if isinstance(message, p.Auth) and self.token and \
-                    hmac.compare_digest(message.token.encode(), self.token.encode()):
+            if isinstance(message, p.Auth) and self.token and token_matches(message.token, self.token):
                 self.authorized = True
                 return True
             self._close(p.CloseCode.POLICY_VIOLATION, "authentication failed")
@@ -306,26 +363,67 @@ class Session:
         """Replay the log after ``since`` until level with the tailer, then go live.
 
         The first read always happens, so a ``since`` the log can no longer serve (pruned, or
-        newer than anything in it) is answered with ``resync_required``, never a silent gap.
+        newer than anything in it) is answered with ``resync_required``, never a silent gap. While
+        the store is down the replay waits for it (``_await_store``), the connection open.
         """
         self.hub.pause(self.sub)
         cursor = self.sub.delivered = since
-        while not self.sub.closing:
-            events, bounds = self.hub.read(cursor)
-            if bounds.pruned_through > cursor or cursor > bounds.last_event_id or \
-                    (not events and cursor < bounds.last_event_id):
-                self._send(p.reply("resync_required", since=cursor,
-                                   reason="ahead" if cursor > bounds.last_event_id else "expired",
-                                   oldest_event_id=bounds.oldest_event_id, last_event_id=bounds.last_event_id,
-                                   message="the log no longer holds every event after 'since': reload "
-                                           "state over REST; the stream continues after last_event_id"))
-                cursor = self.sub.delivered = bounds.last_event_id
-                events = []
-            self._send_events(self.hub.frames(events, self.sub.filter))
-            if events:
-                cursor = self.sub.delivered = self.hub.last_id(events)
-            if len(events) < PAGE and self.hub.go_live(self.sub, cursor) is not None:
+        self._replaying = True
+        try:
+            while not self.sub.closing:
+                if self._resume_from is not None:
+                    cursor = self.sub.delivered = self._resume_from
+                    self._resume_from = None
+                try:
+                    events, bounds = self.hub.read(cursor)
+                except StoreUnavailable as exc:
+                    self._await_store(exc)
+                    continue
+                if self.sub.note_status(p.STORE_AVAILABLE):
+                    self._send(p.store_status(p.STORE_AVAILABLE, cursor))
+                if self._replay(cursor, events, bounds):
+                    return
+                cursor = self.sub.delivered
+        finally:
+            self._replaying = False
+
+    def _replay(self, cursor: int, events: list[Event], bounds: LogBounds) -> bool:
+        """Send one page of the log read after ``cursor``; True once the client is live."""
+        if bounds.pruned_through > cursor or cursor > bounds.last_event_id or \
+                (not events and cursor < bounds.last_event_id):
+            self._send(p.reply("resync_required", since=cursor,
+                               reason="ahead" if cursor > bounds.last_event_id else "expired",
+                               oldest_event_id=bounds.oldest_event_id, last_event_id=bounds.last_event_id,
+                               message="the log no longer holds every event after 'since': reload "
+                                       "state over REST; the stream continues after last_event_id"))
+            cursor = self.sub.delivered = bounds.last_event_id
+            events = []
+        self._send_events(self.hub.frames(events, self.sub.filter))
+        if events:
+            cursor = self.sub.delivered = self.hub.last_id(events)
+        return len(events) < PAGE and self.hub.go_live(self.sub, cursor) is not None
+
+    def _await_store(self, exc: StoreUnavailable) -> None:
+        """The log cannot be read: tell the client (once), then keep the connection (heartbeats,
+        replies) until the store is worth trying again, or the client asks to resume elsewhere."""
+        if self.sub.note_status(p.STORE_UNAVAILABLE):
+            retry_after = exc.retry_after if exc.retry_after is not None else self.hub.store.breaker.retry_after()
+            self._send(p.store_status(p.STORE_UNAVAILABLE, self.sub.delivered, retry_after))
+        heartbeat = self.config.heartbeat_interval
+        retry_at = time.monotonic() + STORE_RETRY
+        hub_said = self.hub.store_status
+        while not self.sub.closing and self._resume_from is None:
+            now = time.monotonic()
+            back = hub_said == p.STORE_UNAVAILABLE and self.hub.store_status == p.STORE_AVAILABLE  # it woke us
+            if (now >= retry_at or back) and self.hub.log_readable():
                 return
+            self.ws.event.wait(max(0.0, min(retry_at, self.last_send + heartbeat) - now))
+            self.ws.event.clear()
+            self._read_messages()
+            if time.monotonic() - self.last_send >= heartbeat:
+                self._send(p.reply("heartbeat", last_event_id=self.sub.resume_point))
+            if now >= retry_at:
+                retry_at = now + STORE_RETRY
 
     def _read_messages(self) -> None:
         while (raw := self.ws.receive(timeout=0)) is not None:
@@ -346,6 +444,9 @@ class Session:
             self._send(p.reply("filters_updated", message.id, **message.filter.to_dict()))
         elif isinstance(message, p.Resume):
             self._send(p.reply("resumed", message.id, since=message.since))
+            if self._replaying:  # a replay waiting for the store: it restarts from there
+                self._resume_from = message.since
+                return
             self._catch_up(message.since)
             self._flush()
         elif isinstance(message, p.Auth):
@@ -385,9 +486,12 @@ class Session:
             while end < len(items) and (end == start or size + len(items[end][1]) <= SEND_BATCH):
                 size += len(items[end][1])
                 end += 1
-            self._timed(lambda: self.sock.send(b"".join(frame for _, frame in items[start:end])))
-            self.sub.last_sent_id = items[end - 1][0]
-            self.sub.events_sent += end - start
+            batch = items[start:end]
+            self._timed(lambda: self.sock.send(b"".join(frame for _, frame in batch)))
+            ids = [event_id for event_id, _ in batch if event_id != NOTICE]  # a notice is no event
+            if ids:
+                self.sub.last_sent_id = ids[-1]
+                self.sub.events_sent += len(ids)
             start = end
         if items:
             self.hub.mark_dirty()

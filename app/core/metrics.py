@@ -29,7 +29,11 @@ WEBSOCKET_CONNECTIONS = Gauge("tka_websocket_connections", "Open WebSocket conne
 EVENTS_PUBLISHED = Counter("tka_events_published", "Domain events committed and published", ["event_type"])
 EVENTS_DELIVERED = Counter("tka_events_delivered", "Event messages sent to WebSocket clients")
 EVENT_DELIVERY_LAG = Histogram("tka_event_delivery_lag_seconds",
-                               "From an event's commit timestamp to its send on a socket", buckets=LATENCY_BUCKETS)
+                               "From an event's timestamp (in its transaction) to a worker offering it to its "
+                               "sockets", buckets=LATENCY_BUCKETS)
+EVENT_LOG_LAG = Gauge("tka_event_log_lag_events",
+                      "Events in the durable log that a worker's tailer has not dispatched yet (worst worker; "
+                      "measured by the store watchdog after each ping, and by /health)", multiprocess_mode="livemax")
 DB_CALL_DURATION = Histogram("tka_db_call_duration_seconds", "Store transaction duration", ["op"],
                              buckets=LATENCY_BUCKETS)
 IDEMPOTENT_REPLAYS = Counter("tka_idempotent_replays", "POSTs answered from an Idempotency-Key record")
@@ -38,7 +42,8 @@ REDOS = Counter("tka_redo", "Commands redone")
 
 _STATE_VALUE = {"closed": 0, "half-open": 1, "open": 2}
 _ALL = (HTTP_REQUESTS, HTTP_DURATION, BREAKER_STATE, BREAKER_TRANSITIONS, WEBSOCKET_CONNECTIONS,
-        EVENTS_PUBLISHED, EVENTS_DELIVERED, EVENT_DELIVERY_LAG, DB_CALL_DURATION, IDEMPOTENT_REPLAYS, UNDOS, REDOS)
+        EVENTS_PUBLISHED, EVENTS_DELIVERED, EVENT_DELIVERY_LAG, EVENT_LOG_LAG, DB_CALL_DURATION, IDEMPOTENT_REPLAYS,
+        UNDOS, REDOS)
 
 
 def breaker_changed(name: str, _old: str, new: str) -> None:

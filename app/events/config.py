@@ -29,8 +29,11 @@ class StreamConfig:
     send_buffer_bytes: int = 0
     # Seconds a client has to send {type: auth} when the server has a token and no header came.
     auth_timeout: float = 10.0
-    # How often each worker checks the event log for commits made by other processes (seconds).
-    poll_interval: float = 0.015
+    # How often each worker checks the event log for commits it was not told about (seconds). The
+    # workers of one server ring each other's doorbells (SQLite) or LISTEN (PostgreSQL) at once;
+    # the poll is the safety net (another server on the same file, a lost ring), and each wake of
+    # every worker costs CPU that REST requests would otherwise get.
+    poll_interval: float = 0.05
     # Retention of the event log: keep the newest N events and events younger than T hours
     # (0 disables that limit). The newest event is never pruned.
     retention_events: int = 100_000

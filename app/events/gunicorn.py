@@ -13,6 +13,7 @@ open socket never ends by itself; so on SIGTERM (and SIGINT/SIGQUIT) every socke
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import signal
@@ -22,6 +23,8 @@ from typing import Any
 from app.events.config import RUN_DIR_ENV, StreamConfig
 from app.events.hub import shutdown_all
 from app.events.registry import PeerRegistry
+
+log = logging.getLogger(__name__)
 
 _created_run_dirs: list[str] = []
 
@@ -55,7 +58,16 @@ def on_exit(server: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    """Worker: on SIGTERM, close every socket with 1001 now, then shut down as gunicorn would."""
+    """Worker: start the event tailer, and on SIGTERM close every socket with 1001 at once, then
+    shut down as gunicorn would."""
+    hub = getattr(getattr(worker, "wsgi", None), "extensions", {}).get("tka.events")
+    if hub is not None:
+        # Now rather than on the first request: a worker that served nothing before a store
+        # outage still knows where the log stands, so its clients get store notices, not 1013.
+        try:
+            hub.ensure_started()
+        except Exception as exc:  # the store is down at boot: the first request retries
+            log.warning("event tailer not started yet (%s); will retry on the first request", exc)
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_sigterm(signum: int, frame: Any) -> None:

@@ -9,6 +9,11 @@ overflows the client is cut off with the slow-consumer close code and the id to 
 A subscriber that resumes (``since``) reads the log itself until it reaches the tailer's position
 and then goes live; a per-subscriber cursor drops anything it already had, so the switch has
 neither a gap nor a duplicate.
+
+During a store outage nobody is disconnected: when this worker's store breaker opens, every client
+is sent ``store_status: unavailable`` (in order with its events), and once the log reads again,
+``store_status: available`` before the events committed since; the tailer's position never moved,
+so nothing is skipped or repeated.
 """
 
 from __future__ import annotations
@@ -19,15 +24,20 @@ import threading
 import time
 import weakref
 from collections import deque
+from datetime import datetime
 from typing import Any, Callable, Iterable
 
+from app.core import metrics
 from app.core.events import Event, EventBus, utc_now
 from app.events import retention
 from app.events.config import RUN_DIR_ENV, StreamConfig
-from app.events.protocol import PROTOCOL_VERSION, CloseCode, EventFilter, encode, event_message, text_frame
+from app.events.protocol import (
+    PROTOCOL_VERSION, STORE_AVAILABLE, STORE_UNAVAILABLE, CloseCode, EventFilter, encode, event_message, store_status,
+    text_frame,
+)
 from app.events.registry import PeerRegistry
 from app.events.watcher import LogWatcher, watcher_for
-from app.store import Store
+from app.store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +53,8 @@ WROTE, OWES, BUSY = "wrote", "owes", "busy"
 # What became of an offered event: handled; the session must act (queued, or a frame to finish);
 # the client's queue is full.
 DONE, WAKE, FULL = "done", "wake", "full"
+# The event id a queued frame carries when it is not an event (a store_status notice).
+NOTICE = 0
 
 
 class Subscriber:
@@ -82,6 +94,7 @@ class Subscriber:
         self.close_deadline: float | None = None
         self.send_started: float | None = None
         self.aborted = False
+        self.store_status = STORE_AVAILABLE  # what this client was last told about the store
 
     def offer(self, event_id: int, frame: bytes | None) -> str:
         """Write or queue one event (``frame`` None: filtered out, only the cursor moves)."""
@@ -105,6 +118,32 @@ class Subscriber:
             self.cursor = event_id
             return WAKE
 
+    def notice(self, status: str, render: Callable[[int], bytes]) -> str:
+        """Tell the client the store's ``status``, once per change and in order with its events:
+        written or queued like an event (``render(last_event_id)`` makes the frame), but it never
+        moves the cursor and never counts against the queue's bound."""
+        with self.lock:
+            if status == self.store_status or self.closing is not None:
+                return DONE
+            self.store_status = status
+            frame = render(self.cursor)
+            if not self.queue and not self.sending and self.direct is not None:
+                wrote = self.direct(frame)
+                if wrote is not BUSY:
+                    self.sent_at = time.monotonic()
+                    return DONE if wrote is WROTE else WAKE
+            self.queue.append((NOTICE, frame))
+            return WAKE
+
+    def note_status(self, status: str) -> bool:
+        """The session tells the client ``status`` itself (it holds the writes): False when the
+        client already knows."""
+        with self.lock:
+            if status == self.store_status:
+                return False
+            self.store_status = status
+            return True
+
     def take(self) -> list[tuple[int, bytes]]:
         """The queued frames, for the sender; an empty answer hands writing back to the tailer."""
         with self.lock:
@@ -122,6 +161,8 @@ class Subscriber:
 
     def drop_queue(self, *, overflowed: bool = False) -> None:
         with self.lock:
+            if sum(1 for event_id, _ in self.queue if event_id == NOTICE) % 2:  # a change it never heard of
+                self.store_status = STORE_AVAILABLE if self.store_status == STORE_UNAVAILABLE else STORE_UNAVAILABLE
             self.queue.clear()
             self.sending = True
             self.overflowed = self.overflowed or overflowed
@@ -167,6 +208,8 @@ class Hub:
         self._dirty = True         # counters changed: publish within half a second
         self._members_dirty = True  # connections came, went or changed filters: publish now
         self._pruning = threading.Lock()
+        self.store_status = STORE_AVAILABLE  # what this worker last told its clients about the store
+        self.lag_sample: tuple[float, int, float] | None = None  # the store watchdog's last lag(): (monotonic, ...)
         self.position = 0          # the last log id the tailer has dispatched
         self.events_dispatched = 0
         self.slow_consumers_cut = 0
@@ -255,6 +298,8 @@ class Hub:
             sub.live = True
             self._live[sub] = None
             self._dirty = True
+            if self.store_status == STORE_UNAVAILABLE:  # queued: it follows the hello or the replay
+                sub.notice(STORE_UNAVAILABLE, self._notice(STORE_UNAVAILABLE))
             return after
 
     def pause(self, sub: Subscriber) -> None:
@@ -271,23 +316,47 @@ class Hub:
     def read(self, after: int, limit: int = PAGE) -> tuple[list[Event], retention.LogBounds]:
         """A page of the log after ``after`` and what the log still holds, from one snapshot."""
         with self._replays, self.store.read() as uow:
-            return uow.events_since(after, limit), retention.bounds(uow)
+            page = uow.events_since(after, limit), retention.bounds(uow)
+        self.store_is_back()
+        return page
 
     # -- the tailer ---------------------------------------------------------------------------
     def pump(self) -> int:
         """Read everything committed after ``position`` and offer it to the live subscribers."""
         total = 0
         while True:
+            if not self._live and self._skip_unheard():
+                return total
             with self.store.read() as uow:
                 batch = uow.events_since(self.position, PAGE)
             total += self.dispatch(batch)
             if len(batch) < PAGE:
                 return total
 
+    def _skip_unheard(self) -> bool:
+        """With no live subscriber, move ``position`` to the end of the log without reading (and
+        decoding) events nobody would be sent: a client that joins later reads what it is owed
+        from the log itself (``go_live`` refuses a cursor behind ``position``). False when a
+        subscriber went live meanwhile; the caller then reads the log as usual."""
+        last = self.store.peek_last_event_id()
+        if last is None:
+            with self.store.read() as uow:
+                last = uow.last_event_id()
+        with self._lock:
+            if self._live:
+                return False
+            if last > self.position:
+                self.events_dispatched += last - self.position
+                self.position = last
+                self._dirty = True
+            return True
+
     def dispatch(self, events: Iterable[Event]) -> int:
         touched: dict[Subscriber, None] = {}
         count = 0
         with self._lock:
+            if self.store_status == STORE_UNAVAILABLE:  # these events were read: say so before them
+                touched.update(dict.fromkeys(self._announce(STORE_AVAILABLE)))
             for event in events:
                 assert event.event_id is not None
                 if event.event_id <= self.position:
@@ -303,6 +372,7 @@ class Hub:
                         continue
                     if frame is None:
                         frame = self.encode_event(event)
+                        _observe_delivery_lag(event)
                     outcome = sub.offer(event.event_id, frame)
                     if outcome is WAKE:
                         touched[sub] = None
@@ -341,9 +411,72 @@ class Hub:
         log.warning("WebSocket client %s is too slow (%d queued); closing it", sub.client_id, sub.queue_size)
         sub.request_close(CloseCode.SLOW_CONSUMER, "slow consumer", self.config.send_timeout)
 
+    # -- store outages ------------------------------------------------------------------------
+    def log_readable(self) -> bool:
+        """Whether reading the log is worth a try: the store breaker is not open, or is due a probe."""
+        breaker = self.store.breaker
+        return breaker.state != "open" or breaker.retry_after() <= 0
+
+    def check_store(self) -> bool:
+        """Tell every client when this worker's store breaker opens. True when the clients were told
+        the store is unavailable and the log should be read again to find out (and say) it is back."""
+        if self.store_status == STORE_AVAILABLE:
+            if self.store.breaker.state == "open":
+                with self._lock:
+                    woken = self._announce(STORE_UNAVAILABLE)
+                for sub in woken:
+                    sub.wake.set()
+            return False
+        return self.log_readable()
+
+    def store_is_back(self) -> None:
+        """The log was just read: if the clients were told otherwise, tell them it is available."""
+        if self.store_status == STORE_UNAVAILABLE:
+            with self._lock:
+                woken = self._announce(STORE_AVAILABLE) if self.store_status == STORE_UNAVAILABLE else []
+            for sub in woken:
+                sub.wake.set()
+
+    def _announce(self, status: str) -> list[Subscriber]:
+        """Send ``status`` to every live client, after what it was sent before (hub lock held).
+        Returns the subscribers to wake: those with a queued notice, and those not live, whose
+        sessions (hello, replay) tell their clients themselves."""
+        self.store_status = status
+        (log.warning if status == STORE_UNAVAILABLE else log.info)(
+            "event stream: the store is %s; telling %d client(s)", status, len(self._subscribers))
+        render = self._notice(status)
+        return [sub for sub in self._subscribers if not sub.live or sub.notice(status, render) is WAKE]
+
+    def _notice(self, status: str) -> Callable[[int], bytes]:
+        retry_after = self.store.breaker.retry_after() if status == STORE_UNAVAILABLE else None
+        return lambda last_event_id: text_frame(encode(store_status(status, last_event_id, retry_after)))
+
+    # -- lag ----------------------------------------------------------------------------------
+    @property
+    def started(self) -> bool:
+        """The tailer was started: ``position`` is a real place in the log."""
+        return self._thread is not None
+
+    def tailer_alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stopping.is_set()
+
+    def lag(self) -> tuple[int, float]:
+        """(events, ms): how far the tailer is behind the durable log, as the newest id in the log
+        minus the last id dispatched, and the age of the oldest event not yet dispatched (0 when
+        none). One indexed read, two when behind; StoreUnavailable during an outage."""
+        position = self.position
+        with self.store.read() as uow:
+            newest = uow.last_event_id()
+            oldest = uow.events_since(position, 1) if newest > position else []
+        behind = max(0, newest - position)
+        age_ms = max(0.0, (time.time() - _epoch(oldest[0].timestamp)) * 1000) if oldest else 0.0
+        metrics.EVENT_LOG_LAG.set(behind)
+        return behind, age_ms
+
     def _run(self) -> None:
         assert self._watcher is not None
         pending = False
+        unreadable = False
         now = time.monotonic()
         next_sweep = now + 1.0
         next_publish = next_members = now
@@ -356,9 +489,11 @@ class Hub:
                 now = time.monotonic()
                 if now >= next_sweep:  # a safety net: read the log now and then regardless
                     pending, next_sweep = True, now + 1.0
-                if pending:
+                pending = self.check_store() or pending
+                if pending and self.log_readable():  # an open breaker: wait for its probe time
                     self.pump()
-                    pending = False
+                    self.store_is_back()
+                    pending = unreadable = False
                 self._reap(now)
                 if (self._members_dirty and now >= next_members) or (self._dirty and now >= next_publish):
                     next_members, next_publish = now + 0.1, now + 0.5  # churn of 1000s of sockets: 10/s
@@ -366,6 +501,11 @@ class Hub:
                 if now >= next_prune:
                     next_prune = now + self.config.prune_interval
                     self._prune_soon()
+            except StoreUnavailable as exc:  # an outage: the clients hear of it once the breaker opens
+                if not unreadable:
+                    log.warning("event tailer cannot read the log (%s); retrying", exc)
+                unreadable = True
+                self._stopping.wait(0.25)
             except Exception:
                 log.exception("event tailer failed; retrying")
                 self._stopping.wait(0.5)
@@ -433,6 +573,18 @@ class Hub:
                 "protocol_version": PROTOCOL_VERSION,
                 "last_event_id": max(int(w.get("last_event_id") or 0) for w in workers),
                 "connections": connections}
+
+
+def _epoch(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp).timestamp()
+
+
+def _observe_delivery_lag(event: Event) -> None:
+    """From the event's timestamp (taken in its transaction) to this worker offering it to sockets."""
+    try:
+        metrics.EVENT_DELIVERY_LAG.observe(max(0.0, time.time() - _epoch(event.timestamp)))
+    except (TypeError, ValueError):  # a hand-made event without a usable timestamp
+        pass
 
 
 def shutdown_all(*, wait: bool = False) -> None:

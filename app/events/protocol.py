@@ -7,6 +7,7 @@ without a server. Client messages may carry an ``id`` (number or string); the re
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import dataclass
 from enum import IntEnum
@@ -29,7 +30,7 @@ class CloseCode(IntEnum):
     POLICY_VIOLATION = 1008  # authentication missing or wrong
     MESSAGE_TOO_BIG = 1009   # a client message was over the size limit
     INTERNAL_ERROR = 1011    # a server bug; reconnect with ?since=
-    TRY_AGAIN_LATER = 1013   # this worker holds its maximum of sockets; retry shortly
+    TRY_AGAIN_LATER = 1013   # this worker holds its maximum of sockets, or cannot reach the store; retry shortly
     SLOW_CONSUMER = 4008     # the client read too slowly; reason says "resume with since=N"
 
 
@@ -163,6 +164,21 @@ def hello(client_id: str, last_event_id: int, heartbeat_interval: float) -> dict
 
 def error(code: str, message: str, msg_id: Any = None, **extra: Any) -> dict[str, Any]:
     return reply("error", msg_id, code=code, message=message, **extra)
+
+
+# What ``store_status`` says: this worker can read the event log again / cannot (its store breaker
+# is open, or a replay could not read the log). Clients stay connected either way.
+STORE_AVAILABLE, STORE_UNAVAILABLE = "available", "unavailable"
+
+
+def store_status(status: str, last_event_id: int, retry_after: float | None = None) -> dict[str, Any]:
+    """The store-outage notice: ``last_event_id`` is where this client's stream stands, so it knows
+    nothing after it is lost; ``retry_after`` (whole seconds, unavailable only) is when the server
+    next tries the store."""
+    if status == STORE_AVAILABLE:
+        return reply("store_status", status=status, last_event_id=last_event_id)
+    return reply("store_status", status=status, retry_after=max(1, math.ceil(retry_after or 0)),
+                 last_event_id=last_event_id)
 
 
 def event_message(event: Event, data_out: Callable[[Mapping[str, Any]], Any] = dict) -> dict[str, Any]:

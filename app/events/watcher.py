@@ -163,15 +163,20 @@ class PostgresWatcher(_Pokeable):
     """``LISTEN tka_events`` on a private connection: every transaction that appends events
     NOTIFYs on commit (UnitOfWork.append_events), in whichever process or host it ran. While the
     connection is down (a database outage) it reports "look again" every wait, so the tailer's
-    reads, guarded by the store breaker, find out when the database is back."""
+    reads, guarded by the store breaker, find out when the database is back; it tries to reconnect
+    every ``RECONNECT_INTERVAL`` s, not on every wait."""
+
+    RECONNECT_INTERVAL = 0.5
 
     def __init__(self, store: Store) -> None:
         super().__init__()
         self._conninfo = store.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self._conn: psycopg.Connection | None = None
+        self._reconnect_at = 0.0
         self._connect()
 
     def _connect(self) -> None:
+        self._reconnect_at = time.monotonic() + self.RECONNECT_INTERVAL
         try:
             conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=2)
             conn.execute(f"LISTEN {EVENTS_CHANNEL}")
@@ -182,7 +187,8 @@ class PostgresWatcher(_Pokeable):
     def wait(self, timeout: float) -> bool:
         if self._conn is None:
             self._sleep(timeout)
-            self._connect()
+            if time.monotonic() >= self._reconnect_at:
+                self._connect()
             return True  # we may have missed notifications: read the log
         try:
             notified = any(True for _ in self._conn.notifies(timeout=timeout, stop_after=1))

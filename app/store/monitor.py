@@ -3,16 +3,21 @@
 It pings the store every ``interval`` seconds, so this process's breaker opens within a couple of
 seconds of an outage even when no request happens to arrive, and its half-open probe closes the
 breaker again when the store is back, without a restart or a user request paying for the probe.
-Health endpoints read its last result instead of hitting the database on every probe.
+Health endpoints read its last result instead of hitting the database on every probe; other
+parts of the app may ride on its tick (``add_listener``) instead of starting a thread of their own.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from app.store.sql import Store, StoreUnavailable
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +35,11 @@ class StoreMonitor:
         self.last: PingResult | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._listeners: list[Callable[[PingResult], None]] = []
+
+    def add_listener(self, listener: Callable[[PingResult], None]) -> None:
+        """Call ``listener(result)`` on the watchdog's thread after each of its pings."""
+        self._listeners.append(listener)
 
     def ping(self) -> PingResult:
         started = time.perf_counter()
@@ -59,4 +69,9 @@ class StoreMonitor:
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
-            self.ping()
+            result = self.ping()
+            for listener in self._listeners:
+                try:
+                    listener(result)
+                except Exception:  # a listener's fault must not stop the watchdog
+                    log.exception("store monitor listener failed")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -259,3 +260,37 @@ def test_an_orphaned_idempotency_claim_is_taken_over_once_and_only_once(client, 
     again = client.post("/api/sequences", json={"name": "Orphan"}, headers={"Idempotency-Key": "orphan-1"})
     assert again.headers["Idempotent-Replayed"] == "true" and again.json == ok.json
     assert client.get("/api/sequences").json["total_items"] == 1
+
+
+def test_health_reports_how_far_the_event_stream_is_behind_the_log(app, client, db_url):
+    from app.bootstrap import bootstrap
+    from app.services.sequences import SequenceManagementService
+    from app.store import Store
+
+    def lag() -> dict:
+        return json.loads(client.get("/health").data)["checks"]["events:lag"][0]
+
+    def commit_elsewhere(name: str) -> None:  # another worker's commit: this hub hears of it by polling
+        other = bootstrap(db_url, migrate=False)
+        try:
+            other.resolve(SequenceManagementService).create_sequence(name, start_position="alpha1")
+        finally:
+            other.resolve(Store).dispose()
+
+    first = lag()  # the request started this worker's tailer
+    assert (first["status"], first["observed_value"], first["observed_unit"]) == ("pass", 0, "events")
+    assert first["component_id"] == "events" and first["output"] is None
+    commit_elsewhere("caught up")
+    for _ in range(100):  # the tailer catches up by itself
+        if lag()["observed_value"] == 0:
+            break
+        time.sleep(0.05)
+    assert lag()["status"] == "pass"
+
+    app.extensions["tka.events"].shutdown(wait=True)  # the tailer is gone
+    commit_elsewhere("left behind")  # sequence.created + command.executed
+    response = client.get("/health")
+    stuck = json.loads(response.data)["checks"]["events:lag"][0]
+    assert response.status_code == 503 and stuck["status"] == "fail"
+    assert stuck["observed_value"] == 2 and "not running" in stuck["output"]
+    assert "tka_event_log_lag_events 2.0" in client.get("/metrics").get_data(as_text=True)

@@ -192,6 +192,101 @@ def test_subscribers_resume_after_a_postgres_outage_with_no_gap_and_no_duplicate
             db.start()
 
 
+def _next(ws, timeout: float = 30) -> dict:
+    """The next message other than a heartbeat (a timeout fails the test)."""
+    import json as _json
+
+    deadline = time.monotonic() + timeout
+    while True:
+        ws.settimeout(max(0.1, deadline - time.monotonic()))
+        message = _json.loads(ws.recv())
+        if message["type"] != "heartbeat":
+            return message
+
+
+def _served_by(ws) -> int:
+    import json as _json
+
+    ws.send(_json.dumps({"type": "get_stats"}))
+    return _next(ws, 10)["data"]["served_by"]
+
+
+def test_subscribers_are_told_of_a_postgres_outage_stay_connected_and_miss_nothing(pg_url):
+    import websocket
+
+    from tests.events.test_asyncapi import check
+
+    server = LiveServer(pg_url, workers=2)
+    db = pg.server()
+    opened: list = []
+    try:
+        ws_url = server.url.replace("http", "ws") + "/ws"
+
+        def connect(query: str = "") -> object:
+            ws = websocket.create_connection(ws_url + query, timeout=10)
+            opened.append(ws)
+            assert json_type(ws.recv()) == "connection_established"
+            return ws
+
+        subscribers, workers = [], set()
+        for _ in range(100):  # the kernel picks the worker: keep one subscriber on each
+            ws = connect()
+            pid = _served_by(ws)
+            if pid in workers:
+                ws.close()
+                continue
+            subscribers.append(ws)
+            workers.add(pid)
+            if len(workers) == 2:
+                break
+        assert len(workers) == 2
+        sid = requests.post(f"{server.url}/api/sequences", json={"name": "Told", "start_position": "alpha1"},
+                            timeout=10).json()["data"]["id"]
+        before = _log_ids(pg_url)
+        for ws in subscribers:
+            assert [_next(ws)["event_id"] for _ in before] == before
+        last = before[-1]
+
+        db.stop("fast")
+        for ws in subscribers:  # every worker's breaker opens: each client is told, and stays
+            notice = _next(ws)
+            check(notice)
+            assert (notice["type"], notice["status"], notice["last_event_id"]) == ("store_status", "unavailable", last)
+            assert notice["retry_after"] >= 1
+        assert requests.post(f"{server.url}/api/sequences/{sid}/beats", json={"beat": {"letter": "A"}},
+                             timeout=10).status_code == 503
+        newcomer = connect()  # connects during the outage: hello, then the notice
+        assert _next(newcomer)["status"] == "unavailable"
+        resumer = connect(f"?since={before[0]}")  # its replay cannot read the log: it waits, told so
+        notice = _next(resumer)
+        assert (notice["type"], notice["status"], notice["last_event_id"]) == ("store_status", "unavailable",
+                                                                               before[0])
+
+        db.start()
+        for ws in [*subscribers, newcomer, resumer]:
+            notice = _next(ws, 60)  # the breaker's next probe finds the store back
+            check(notice)
+            assert (notice["type"], notice["status"]) == ("store_status", "available")
+        assert [_next(resumer)["event_id"] for _ in before[1:]] == before[1:]  # the replay went on
+        added = 0
+        deadline = time.monotonic() + 30
+        while added < 2 and time.monotonic() < deadline:
+            r = requests.post(f"{server.url}/api/sequences/{sid}/beats", json={"beat": {"letter": "AB"[added]}},
+                              timeout=10)
+            added += r.status_code == 201
+        assert added == 2
+        after = _log_ids(pg_url, after=last)
+        for ws in [*subscribers, newcomer, resumer]:  # no gap, no duplicate, nothing else in between
+            got = [_next(ws) for _ in after]
+            assert [(m["type"], m.get("event_id")) for m in got] == [("event", i) for i in after]
+    finally:
+        for ws in opened:
+            ws.close()
+        server.stop()
+        if not db.proc_running():
+            db.start()
+
+
 def json_type(raw: str) -> str:
     import json as _json
 

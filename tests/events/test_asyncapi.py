@@ -13,6 +13,7 @@ import pytest
 import requests
 import yaml
 
+from app.events import protocol as p
 from app.events.protocol import CloseCode
 from tests.api.test_spec import ExampleValidator  # OAS 3.0 plus openapi.yaml's nullable-allOf convention
 from tests.events.conftest import Client, create_sequence, last_event_id
@@ -55,7 +56,7 @@ def payload_schemas() -> dict[str, dict[str, Any]]:
 
 SCHEMAS = payload_schemas()
 SERVER_MESSAGES = {"connection_established", "event", "filters_updated", "pong", "stats", "heartbeat",
-                   "resumed", "resync_required", "error"}
+                   "resumed", "resync_required", "store_status", "error"}
 CLIENT_MESSAGES = {"set_filters", "ping", "get_stats", "resume", "auth"}
 
 
@@ -75,6 +76,17 @@ def test_every_event_type_the_services_emit_is_documented():
     source = (ROOT / "app" / "services" / "sequences.py").read_text()
     emitted = set(re.findall(r'"((?:sequence|command|motion)\.[a-z_]+)"', source))
     assert emitted and emitted <= set(ASYNCAPI["components"]["schemas"]["EventType"]["enum"])
+
+
+def test_store_status_notices_match_their_schema():
+    # Sent only during a store outage: tests/e2e/test_postgres.py checks real ones too.
+    unavailable = p.store_status(p.STORE_UNAVAILABLE, 41, retry_after=4.2)
+    assert unavailable["retry_after"] == 5 and unavailable["last_event_id"] == 41
+    check(unavailable)
+    check(p.store_status(p.STORE_UNAVAILABLE, 0, retry_after=0))  # a probe already due: still >= 1
+    available = p.store_status(p.STORE_AVAILABLE, 41)
+    assert "retry_after" not in available
+    check(available)
 
 
 def test_every_close_code_is_in_the_table():

@@ -14,7 +14,7 @@ from app.events import protocol as p
 from app.events.config import StreamConfig
 from app.events.hub import BUSY, DONE, FULL, OWES, WAKE, WROTE, Hub, Subscriber
 from app.events.registry import PeerRegistry
-from app.services.sequences import BeatSpec, SequenceManagementService
+from app.services.sequences import SequenceManagementService
 from app.store import Store
 
 
@@ -248,3 +248,62 @@ def test_no_direct_writes_while_the_session_replays_or_closes():
 def test_a_full_queue_is_reported():
     sub, _ = direct_subscriber(BUSY, queue_size=2)
     assert [sub.offer(i, b"x") for i in (1, 2, 3)] == [WAKE, WAKE, FULL]
+
+
+# -- store outages ----------------------------------------------------------------------------
+def messages(sub: Subscriber) -> list[tuple]:
+    """(type, status, event_id) of what the client would be sent next."""
+    return [(m["type"], m.get("status"), m.get("event_id")) for m in (payload(f) for _, f in sub.take())]
+
+
+def open_breaker(store: Store) -> None:
+    for _ in range(3):  # three infrastructure faults in a row, as the watchdog's failed pings record them
+        store.breaker.failure(RuntimeError("connection refused"))
+    assert store.breaker.state == "open"
+
+
+def test_clients_hear_when_the_store_breaker_opens_and_when_the_log_reads_again(hub, container):
+    store = container.resolve(Store)
+    early, direct, sock = subscriber("early"), *direct_subscriber()
+    for sub in (early, direct):
+        hub.register(sub)
+        hub.go_live(sub)
+    hub.dispatch([ev(1)])
+    open_breaker(store)
+    assert hub.check_store() is False and not hub.log_readable()  # told; nothing to read meanwhile
+    late = subscriber("late")  # connects during the outage
+    hub.register(late)
+    hub.go_live(late)
+    assert hub.check_store() is False  # once per change
+    assert messages(early) == [("event", None, 1), ("store_status", "unavailable", None)]
+    assert messages(late) == [("store_status", "unavailable", None)]
+    told = payload(sock.frames[-1])  # an idle client is told directly, like an event
+    assert told["status"] == "unavailable" and told["last_event_id"] == 1 and told["retry_after"] >= 1
+
+    store.breaker.reset()  # the watchdog's probe succeeded
+    assert hub.check_store() is True  # read the log again
+    hub.dispatch([ev(2)])  # what the tailer read: the notice goes first
+    for sub in (early, late):
+        assert messages(sub) == [("store_status", "available", None), ("event", None, 2)]
+    assert [payload(f)["type"] for f in sock.frames[-2:]] == ["store_status", "event"]
+    assert (direct.last_sent_id, direct.events_sent) == (2, 2)  # notices are not events
+    assert hub.check_store() is False and hub.store_status == "available"
+
+
+def test_a_notice_dropped_by_a_resume_is_told_again_by_the_session(hub, container):
+    sub = subscriber()
+    hub.register(sub)
+    hub.go_live(sub)
+    open_breaker(container.resolve(Store))
+    hub.check_store()  # queued, not yet sent
+    hub.pause(sub)  # the client asked to resume: its queue is dropped, the notice with it
+    assert sub.note_status("unavailable") is True  # so the replay tells it itself
+    assert sub.note_status("unavailable") is False
+
+
+def test_lag_counts_the_events_the_tailer_has_not_dispatched(hub, service):
+    service.create_sequence("behind", start_position="alpha1")  # the tailer is not running
+    behind, age_ms = hub.lag()
+    assert behind == 2 and age_ms >= 0  # sequence.created and command.executed
+    hub.pump()
+    assert hub.lag() == (0, 0.0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 from app.bootstrap import bootstrap
 from app.events.watcher import Doorbell, SqliteWatcher
@@ -40,7 +39,6 @@ def test_sqlite_watcher_sees_another_process_commit_by_poll_and_its_own_by_poke(
         other.resolve(Store).dispose()
         assert watcher.wait(0.01)
         assert not watcher.wait(0.01)
-        began = time.monotonic()
         watcher.poke()
         assert watcher.wait(5)
     finally:
