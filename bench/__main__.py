@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--only letters,add_beat,http,events]``: run, print, save as JSON."""
+"""``python -m bench [--quick] [--only letters,add_beat,http,events,resilience,faults]``: run, print, save JSON."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("letters", "add_beat", "http", "events")
+SECTIONS = ("letters", "add_beat", "http", "events", "resilience", "faults")
 
 
 def _log(message: str) -> None:
@@ -45,9 +45,14 @@ def _loadavg() -> list[float] | None:
 
 def _events(quick: bool) -> dict[str, Any]:
     """bench/events.py (written by the events team) if it exists: ``main()`` returns a dict."""
-    if importlib.util.find_spec("bench.events") is None:
-        return {"skipped": "bench/events.py is not there yet"}
-    module = importlib.import_module("bench.events")
+    return _optional("bench.events", quick)
+
+
+def _optional(name: str, quick: bool) -> dict[str, Any]:
+    """A section in a module of its own, if it exists: its ``main([quick])`` returns a dict."""
+    if importlib.util.find_spec(name) is None:
+        return {"skipped": f"{name.replace('.', '/')}.py is not there yet"}
+    module = importlib.import_module(name)
     main = module.main
     params = inspect.signature(main).parameters
     result = main(quick=quick) if "quick" in params else main()
@@ -62,6 +67,8 @@ def _run_section(name: str, quick: bool) -> dict[str, Any]:
         "add_beat": lambda: micro.bench_add_beat(quick),
         "http": lambda: http.bench_http(quick, log=_log),
         "events": lambda: _events(quick),
+        "resilience": lambda: _optional("bench.resilience", quick),
+        "faults": lambda: _optional("bench.faults", quick),
     }
     start = time.perf_counter()
     try:
@@ -117,6 +124,16 @@ def report(results: dict[str, Any]) -> str:
     if events is not None:
         lines += ["", "Events (bench/events.py)"]
         lines += [f"  {k}: {json.dumps(v)}" for k, v in events.items() if k != "elapsed_s"]
+    resilience = results.get("resilience")
+    if resilience and "error" not in resilience:
+        lines += ["", "Issue 5  breaker cost: read transactions/s, 12 threads (bench/resilience.py)"]
+        lines += [f"  {k}: {json.dumps(v)}" for k, v in resilience.items() if k != "elapsed_s"]
+    faults = results.get("faults")
+    if faults and "error" not in faults:
+        from bench.faults import table
+
+        lines += ["", "Issue 5  store outage: time to open, 503 latency, time to recover (bench/faults.py)",
+                  table(faults)]
     for name in SECTIONS:
         if name in results and "error" in results[name]:
             lines.append(f"\n{name}: FAILED: {results[name]['error']}")

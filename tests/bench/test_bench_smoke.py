@@ -89,3 +89,14 @@ def test_http_bench_runs_against_both_servers() -> None:
         assert {"tka", "peer", "ratio_rps", "target_ratio_rps"} <= result[case].keys()
         assert result[case]["tka"]["runs"] and result[case]["peer"]["runs"]
     assert result["get_body_bytes"]["tka"] > 0
+
+
+def test_resilience_measures_both_workloads_three_ways(tmp_path: Path) -> None:
+    from bench.resilience import _measure
+
+    result = _measure(f"sqlite:///{tmp_path / 'b.db'}", seconds=0.05, rounds=1, threads=2)
+    for workload in ("ping", "io"):
+        entry = result[workload]
+        assert {"breaker", "no_breaker", "pybreaker_call_wrapping"} <= entry.keys()
+        assert all(entry[k] > 0 for k in ("breaker", "no_breaker", "pybreaker_call_wrapping"))
+        assert entry["ratio_breaker_vs_none"] == round(entry["breaker"] / entry["no_breaker"], 3)
