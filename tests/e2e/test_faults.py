@@ -48,9 +48,7 @@ def test_sqlite_write_lock_held_elsewhere_gives_bounded_503_then_recovers(tmp_pa
         holder = sqlite3.connect(db, isolation_level=None, timeout=1)
         holder.execute("BEGIN IMMEDIATE")  # another process holds the write lock
         try:
-            started = time.monotonic()
             blocked = requests.post(f"{base}/api/sequences", json={"name": "Blocked"}, timeout=30)
-            waited = time.monotonic() - started
             assert blocked.status_code == 503, blocked.text
             assert blocked.headers["Content-Type"] == "application/problem+json"
             assert int(blocked.headers["Retry-After"]) >= 1

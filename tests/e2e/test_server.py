@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -115,7 +114,6 @@ def test_token_cors_and_clean_sigterm(tmp_path):
         assert preflight.status_code == 204 and "POST" in preflight.headers["Access-Control-Allow-Methods"]
         assert preflight.headers["Access-Control-Allow-Origin"] != "*"
     finally:
-        started = time.monotonic()
         server.proc.terminate()
         code = server.proc.wait(15)
         assert code == 0

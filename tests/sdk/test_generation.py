@@ -3,7 +3,6 @@ generation is a development step, never an HTTP endpoint."""
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 
