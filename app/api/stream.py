@@ -54,6 +54,7 @@ def install(app: flask.Flask, container: Container, edge: EdgeConfig, config: St
     hub = Hub(container.resolve(Store), container.resolve(EventBus), config, render=render_event)
     app.extensions["tka.events"] = hub
     health.EXTRA_CHECKS["events:lag"] = lag_check
+    health.EXTRA_CHECKS["events:breaker"] = notify_breaker_check
     if container.is_registered(StoreMonitor):
         container.resolve(StoreMonitor).add_listener(_lag_sampler(hub))
     # Reader threads must not keep a stopping worker alive; oversized frames close with 1009.
@@ -140,6 +141,18 @@ def lag_check() -> dict[str, Any]:
         status, output = "pass", None
     return health.check(status, value=behind, unit="events", output=output,
                         latency_ms=(time.perf_counter() - started) * 1000, component_id="events")
+
+
+def notify_breaker_check() -> dict[str, Any]:
+    """``/health``'s ``events:breaker``: the event-notification breaker (PostgreSQL's LISTEN
+    connection). Open is a warning, not a failure: the tailer polls the log meanwhile, so events
+    still arrive, only later."""
+    breaker = flask.current_app.extensions["tka.events"].notify_breaker
+    state = breaker.state
+    output = None if state == "closed" else \
+        f"open; polling the log, next LISTEN attempt in {breaker.retry_after():.1f} s" if state == "open" else state
+    return health.check("pass" if state == "closed" else "warn", value={"closed": 0, "half-open": 1}.get(state, 2),
+                        unit="state", output=output, component_id="events")
 
 
 def _lag_sampler(hub: Hub) -> Callable[[PingResult], None]:

@@ -28,6 +28,7 @@ from datetime import datetime
 from typing import Any, Callable, Iterable
 
 from app.core import metrics
+from app.core.breaker import Breaker
 from app.core.events import Event, EventBus, utc_now
 from app.events import retention
 from app.events.config import RUN_DIR_ENV, StreamConfig
@@ -197,6 +198,10 @@ class Hub:
         self.config = config
         self.render = render or (lambda e: encode(event_message(e)))
         self.registry = registry or PeerRegistry(os.environ.get(RUN_DIR_ENV))
+        # Guards the event-notification dependency (PostgreSQL's LISTEN connection); while it is
+        # open the tailer polls the log instead of waiting for NOTIFY.
+        self.notify_breaker = Breaker("events", on_change=metrics.breaker_changed)
+        metrics.BREAKER_STATE.labels("events").set(0)
         self._watcher = watcher
         self._lock = threading.Lock()
         self._subscribers: dict[Subscriber, None] = {}
@@ -224,7 +229,8 @@ class Hub:
             if self._thread is not None:
                 return
             if self._watcher is None:
-                self._watcher = watcher_for(self.store, str(self.registry.dir) if self.registry.dir else None)
+                self._watcher = watcher_for(self.store, str(self.registry.dir) if self.registry.dir else None,
+                                            self.notify_breaker)
             with self.store.read() as uow:
                 self.position = max(self.position, uow.last_event_id())
             watcher = self._watcher

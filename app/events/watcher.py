@@ -20,6 +20,7 @@ from typing import Protocol
 import psycopg
 import sqlalchemy as sa
 
+from app.core.breaker import Breaker, BreakerOpen
 from app.store import Store
 from app.store.sql import EVENTS_CHANNEL
 
@@ -162,27 +163,42 @@ class PollingWatcher(_Pokeable):
 class PostgresWatcher(_Pokeable):
     """``LISTEN tka_events`` on a private connection: every transaction that appends events
     NOTIFYs on commit (UnitOfWork.append_events), in whichever process or host it ran. While the
-    connection is down (a database outage) it reports "look again" every wait, so the tailer's
-    reads, guarded by the store breaker, find out when the database is back; it tries to reconnect
-    every ``RECONNECT_INTERVAL`` s, not on every wait."""
+    connection is down (a database outage) it reports "look again" every wait, so the tailer
+    degrades to polling the log (its reads guarded by the store breaker) and nothing is missed.
+
+    Reconnecting goes through ``breaker`` (the event-notification breaker): a refused or dropped
+    LISTEN connection counts as a failure, and once it is open no connection is attempted until
+    its half-open probe; below that, attempts are at least ``RECONNECT_INTERVAL`` s apart."""
 
     RECONNECT_INTERVAL = 0.5
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, breaker: Breaker | None = None) -> None:
         super().__init__()
         self._conninfo = store.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.breaker = breaker or Breaker("events")
         self._conn: psycopg.Connection | None = None
         self._reconnect_at = 0.0
         self._connect()
 
+    @property
+    def listening(self) -> bool:
+        return self._conn is not None
+
     def _connect(self) -> None:
         self._reconnect_at = time.monotonic() + self.RECONNECT_INTERVAL
         try:
+            self.breaker.admit()
+        except BreakerOpen:
+            return  # keep polling the log until the probe is due
+        try:
             conn = psycopg.connect(self._conninfo, autocommit=True, connect_timeout=2)
             conn.execute(f"LISTEN {EVENTS_CHANNEL}")
-            self._conn = conn
-        except psycopg.Error:
+        except psycopg.Error as exc:
             self._conn = None
+            self.breaker.failure(exc)
+            return
+        self._conn = conn
+        self.breaker.success()
 
     def wait(self, timeout: float) -> bool:
         if self._conn is None:
@@ -192,7 +208,8 @@ class PostgresWatcher(_Pokeable):
             return True  # we may have missed notifications: read the log
         try:
             notified = any(True for _ in self._conn.notifies(timeout=timeout, stop_after=1))
-        except psycopg.Error:
+        except psycopg.Error as exc:
+            self.breaker.failure(exc)
             self.close()
             return True
         poked = self._poked.is_set()
@@ -207,8 +224,9 @@ class PostgresWatcher(_Pokeable):
                 self._conn = None
 
 
-def watcher_for(store: Store, run_dir: str | None = None) -> LogWatcher:
-    """With a run dir, SQLite workers also ring each other's doorbells (app.events.gunicorn)."""
+def watcher_for(store: Store, run_dir: str | None = None, breaker: Breaker | None = None) -> LogWatcher:
+    """With a run dir, SQLite workers also ring each other's doorbells (app.events.gunicorn).
+    ``breaker`` guards PostgreSQL's LISTEN connection (SQLite's doorbells are local sockets)."""
     if store.kind == "sqlite":
         return SqliteWatcher(store, run_dir)
-    return PostgresWatcher(store) if store.kind == "postgresql" else PollingWatcher(store)
+    return PostgresWatcher(store, breaker) if store.kind == "postgresql" else PollingWatcher(store)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
+
+import pytest
 
 from app.bootstrap import bootstrap
-from app.events.watcher import Doorbell, SqliteWatcher
+from app.core.breaker import Breaker
+from app.events.watcher import Doorbell, PostgresWatcher, SqliteWatcher
 from app.services.sequences import SequenceManagementService
 from app.store import Store
 
@@ -43,3 +47,46 @@ def test_sqlite_watcher_sees_another_process_commit_by_poll_and_its_own_by_poke(
         assert watcher.wait(5)
     finally:
         watcher.close()
+
+
+@pytest.fixture
+def pg_url() -> str:
+    from tests import pg
+
+    return pg.server().create_database()
+
+
+def test_postgres_listen_goes_through_the_events_breaker_and_recovers(pg_url):
+    """A refused LISTEN connection counts against the event-notification breaker; while it is open
+    nothing is attempted and every wait says "read the log" (the tailer polls); once PostgreSQL is
+    back the probe reconnects, the breaker closes and NOTIFY wakes the watcher again."""
+    from tests import pg
+
+    db = pg.server()
+    service = bootstrap(pg_url).resolve(SequenceManagementService)
+    breaker = Breaker("events", fail_max=2, reset_timeout=0.5)
+    watcher = PostgresWatcher(service.store, breaker)
+    try:
+        assert watcher.listening and breaker.state == "closed"
+        db.stop()
+        deadline = time.monotonic() + 20
+        while breaker.state != "open" and time.monotonic() < deadline:
+            assert watcher.wait(0.05)  # no connection: always "look at the log"
+            watcher._reconnect_at = 0  # let every wait try, to reach fail_max quickly
+        assert breaker.state == "open" and not watcher.listening
+        assert watcher.wait(0.01) and not watcher.listening  # open: no attempt before the probe
+        db.start()
+        deadline = time.monotonic() + 20
+        while not (watcher.listening and breaker.state == "closed") and time.monotonic() < deadline:
+            watcher.wait(0.1)
+        assert watcher.listening and breaker.state == "closed"
+        while watcher.wait(0.01):  # drain what the reconnect reported
+            pass
+        service.store.breaker.reset()
+        service.create_sequence("after the outage")
+        assert watcher.wait(5)  # woken by NOTIFY, not by a poke or a poll
+    finally:
+        watcher.close()
+        if not db.proc_running():
+            db.start()
+        service.store.dispose()
