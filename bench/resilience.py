@@ -12,6 +12,8 @@ breaker's lock for the call: the trap DESIGN.md §5 warns about). Two workloads:
   inside the open transaction, standing in for a slow disk), the case where serializing calls
   shows: every request would queue behind the one in flight.
 
+A third, single-threaded ``ping`` in short alternating blocks measures what the breaker itself
+costs per call, which the threaded runs' scheduling noise (±20 % between rounds) would hide.
 ``python -m bench.resilience [--quick]``.
 """
 
@@ -94,9 +96,33 @@ def _measure(url: str, seconds: float, rounds: int, threads: int) -> dict[str, A
             for name in names[r % 3:] + names[:r % 3]:  # no way always goes first
                 samples[name].append(_throughput(ways[name], threads, seconds))
         entry: dict[str, Any] = {name: round(statistics.median(values), 1) for name, values in samples.items()}
-        entry["ratio_breaker_vs_none"] = round(entry["breaker"] / entry["no_breaker"], 3)
-        entry["ratio_pybreaker_call_vs_none"] = round(entry["pybreaker_call_wrapping"] / entry["no_breaker"], 3)
+        # Ratios within each round (measured minutes apart at most), then their median: the load of a
+        # shared machine drifts between rounds far more than between neighbouring samples.
+        for way, key in (("breaker", "ratio_breaker_vs_none"), ("pybreaker_call_wrapping", "ratio_pybreaker_call_vs_none")):
+            ratios = [a / b for a, b in zip(samples[way], samples["no_breaker"])]
+            entry[key] = round(statistics.median(ratios), 3)
+            entry[key + "_range"] = [round(min(ratios), 3), round(max(ratios), 3)]
         result[workload] = entry
+    # The breaker's own cost, without 12 threads' scheduling noise: one thread, short alternating blocks.
+    solo: dict[str, list[float]] = {"breaker": [], "no_breaker": []}
+    for r in range(rounds * 3):
+        for name in (("breaker", "no_breaker") if r % 2 else ("no_breaker", "breaker")):
+            store = with_breaker if name == "breaker" else without
+            solo[name].append(_throughput(store.ping, 1, seconds / 4))
+    ratios = [a / b for a, b in zip(solo["breaker"], solo["no_breaker"])]
+    result["ping_1_thread"] = {**{k: round(statistics.median(v), 1) for k, v in solo.items()},
+                               "ratio_breaker_vs_none": round(statistics.median(ratios), 3),
+                               "ratio_breaker_vs_none_range": [round(min(ratios), 3), round(max(ratios), 3)]}
+    # And the breaker alone: admit() before + success() after, per guarded call, against that call.
+    breaker = with_breaker.breaker
+    n = 200_000
+    started = time.perf_counter()
+    for _ in range(n):
+        breaker.admit()
+        breaker.success()
+    per_call_us = (time.perf_counter() - started) / n * 1e6
+    result["breaker_us_per_call"] = round(per_call_us, 3)
+    result["breaker_share_of_ping"] = round(per_call_us / (1e6 / result["ping_1_thread"]["no_breaker"]), 5)
     result.update(threads=threads, seconds_per_sample=seconds, rounds=rounds, io_wait_ms=IO_WAIT_S * 1000,
                   unit="read transactions/s")
     for store in (with_breaker, without, plain):
@@ -105,7 +131,7 @@ def _measure(url: str, seconds: float, rounds: int, threads: int) -> dict[str, A
 
 
 def main(quick: bool = False) -> dict[str, Any]:
-    seconds, rounds, threads = (0.5, 3, 12) if quick else (2.0, 6, 12)
+    seconds, rounds, threads = (0.5, 3, 12) if quick else (1.0, 12, 12)
     path = Path(tempfile.mkdtemp(prefix="tka-bench-breaker-")) / "b.db"
     results: dict[str, Any] = {"sqlite": _measure(f"sqlite:///{path}", seconds, rounds, threads)}
     try:  # PostgreSQL over loopback: each call waits on I/O, where serializing shows
