@@ -55,6 +55,7 @@ def install(app: flask.Flask, container: Container, edge: EdgeConfig, config: St
     app.extensions["tka.events"] = hub
     health.EXTRA_CHECKS["events:lag"] = lag_check
     health.EXTRA_CHECKS["events:breaker"] = notify_breaker_check
+    health.EXTRA_CHECKS["websocket:connections"] = connections_check
     if container.is_registered(StoreMonitor):
         container.resolve(StoreMonitor).add_listener(_lag_sampler(hub))
     # Reader threads must not keep a stopping worker alive; oversized frames close with 1009.
@@ -141,6 +142,19 @@ def lag_check() -> dict[str, Any]:
         status, output = "pass", None
     return health.check(status, value=behind, unit="events", output=output,
                         latency_ms=(time.perf_counter() - started) * 1000, component_id="events")
+
+
+def connections_check() -> dict[str, Any]:
+    """``/health``'s ``websocket:connections``: this worker's open sockets (the server's total in the
+    output); ``warn`` from 90 % of the per-worker limit, beyond which new clients get 1013."""
+    started = time.perf_counter()
+    hub: Hub = flask.current_app.extensions["tka.events"]
+    count, limit = hub.connection_count(), hub.config.max_connections
+    total = hub.stats()["total_connections"]
+    status = "warn" if count >= 0.9 * limit else "pass"
+    return health.check(status, value=count, unit="connections",
+                        output=f"{count} of {limit} on this worker; {total} on the server",
+                        latency_ms=(time.perf_counter() - started) * 1000, component_id="websocket")
 
 
 def notify_breaker_check() -> dict[str, Any]:

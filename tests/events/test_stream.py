@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import json
 import sqlite3
 import time
@@ -90,11 +91,17 @@ def test_rest_stats_count_connections_on_every_worker(server):
         assert r.status_code == 200 and r.json()["success"] is True
         data = r.json()["data"]
         counted = {c["client_id"] for c in data["connections"] if c["client_id"].startswith("counted-")}
-        if len(counted) == 8 or time.monotonic() > deadline:
+        if (len(counted) == 8 and data["workers"] == 2) or time.monotonic() > deadline:  # both booted
             break
         time.sleep(0.05)
     assert len(counted) == 8 and data["scope"] == "server" and data["workers"] == 2
     assert data["total_connections"] == len(data["connections"]) >= 8
+    # /health says the same, per worker, with the server's total
+    per_worker = collections.Counter(c["worker_pid"] for c in data["connections"])
+    check = requests.get(f"{server.url}/health", timeout=5).json()["checks"]["websocket:connections"][0]
+    assert check["status"] == "pass" and check["component_id"] == "websocket"
+    assert check["observed_value"] in {*per_worker.values(), 0}
+    assert f"{data['total_connections']} on the server" in check["output"]
     for client in clients:
         client.close()
 
