@@ -120,6 +120,11 @@ def report(results: dict[str, Any]) -> str:
             verdict = "meets" if e["meets_target"] else "BELOW"
             lines.append(f"  {'':36} ratio {e['ratio_rps']} (target >= {e['target_ratio_rps']}: {verdict})"
                          f"  p99 ratio {e['ratio_p99']}  cpu-per-request ratio {e['ratio_cpu']}")
+            if "durable_peer" in e:
+                d = e["durable_peer"]
+                lines.append(f"  {'POST, peer writing SQLite':36} peer {d['rps']:8.1f} req/s  p99 {d['p99_ms']:7.2f} ms"
+                             f"  cpu {d['server_cpu_ms_per_req']} ms/req  ->  tka / durable peer "
+                             f"{e['ratio_rps_vs_durable_peer']}")
     events = results.get("events")
     if events is not None:
         lines += ["", "Events (bench/events.py)"]

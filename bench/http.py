@@ -126,7 +126,8 @@ def start_peer(tmp: Path, sequence: dict[str, Any], workers: int = 2, threads: i
     return Server("peer", lambda port: [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread",
                                         "--threads", str(threads), "-b", f"127.0.0.1:{port}",
                                         "--no-control-socket", "--log-level", "warning", "bench.peer:app"],
-                  tmp / "peer.log", env={"TKA_BENCH_PEER_SEQUENCE": str(path)})
+                  tmp / "peer.log", env={"TKA_BENCH_PEER_SEQUENCE": str(path),
+                                         "TKA_BENCH_PEER_DB": str(tmp / "peer.db")})
 
 
 def sixteen_beat_sequence(tka: Server) -> dict[str, Any]:
@@ -166,15 +167,17 @@ def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_p
                 for name, server in servers.items():
                     if warmup:
                         load.run(server.url + path, request, duration=warmup)
+            if warmup:
+                load.run(peer.url + "/api/durable/sequences", cases["post"][1], duration=warmup)
+            durable: list[dict[str, Any]] = []  # the peer's durable create: a second POST baseline
             for r in range(rounds):
+                durable.append(_measured(load, peer, "/api/durable/sequences", cases["post"][1], duration))
+                log(f"  round {r + 1}/{rounds} POST peer (durable, SQLite) {durable[-1]['rps']:8.1f} req/s "
+                    f"p99 {durable[-1]['p99_ms']} ms  cpu {durable[-1]['server_cpu_ms_per_req']} ms/req")
                 for case, (path, request) in cases.items():
                     order = list(servers.items()) if r % 2 == 0 else list(servers.items())[::-1]
                     for name, server in order:
-                        cpu_before = server.cpu_seconds()
-                        result = load.run(server.url + path, request, duration=duration)
-                        cpu_after = server.cpu_seconds()
-                        result["server_cpu_ms_per_req"] = round((cpu_after - cpu_before) * 1000 / result["requests"], 3) \
-                            if cpu_before is not None and cpu_after is not None and result["requests"] else None
+                        result = _measured(load, server, path, request, duration)
                         samples[case][name].append(result)
                         log(f"  round {r + 1}/{rounds} {case.upper():4} {name:4} {result['rps']:8.1f} req/s "
                             f"p50 {result['p50_ms']} ms p99 {result['p99_ms']} ms  cpu {result['server_cpu_ms_per_req']} ms/req"
@@ -218,4 +221,24 @@ def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_p
         entry["target_ratio_rps"] = TARGETS[case]
         entry["meets_target"] = entry["ratio_rps"] is not None and entry["ratio_rps"] >= TARGETS[case]
         out[case] = entry
+    durable_rps = _median([x["rps"] for x in durable])
+    out["post"]["durable_peer"] = {
+        "what": "the peer's POST /api/durable/sequences: sequence + history entry + 2 events in one SQLite "
+                "transaction (WAL, synchronous=NORMAL), plain Flask, same gunicorn",
+        "rps": durable_rps, "p99_ms": _median([x["p99_ms"] for x in durable if x["p99_ms"] is not None]),
+        "server_cpu_ms_per_req": _median([x["server_cpu_ms_per_req"] for x in durable
+                                          if x.get("server_cpu_ms_per_req") is not None]),
+        "non_2xx": sum(x["non_2xx"] for x in durable),
+    }
+    out["post"]["ratio_rps_vs_durable_peer"] = round(out["post"]["tka"]["rps"] / durable_rps, 3) if durable_rps else None
     return out
+
+
+def _measured(load: LoadGenerator, server: Server, path: str, request: Request, duration: float) -> dict[str, Any]:
+    """One load run, with the server's own CPU time per request."""
+    cpu_before = server.cpu_seconds()
+    result = load.run(server.url + path, request, duration=duration)
+    cpu_after = server.cpu_seconds()
+    result["server_cpu_ms_per_req"] = round((cpu_after - cpu_before) * 1000 / result["requests"], 3) \
+        if cpu_before is not None and cpu_after is not None and result["requests"] else None
+    return result

@@ -6,6 +6,11 @@ serialises a fixed 16-beat sequence held in memory; ``POST /api/sequences`` chec
 creates an empty sequence in memory. Served by
 ``gunicorn -w 2 -k gthread --threads 16 bench.peer:app``.
 
+``POST /api/durable/sequences`` is the least a *durable* create with undo history costs in plain
+Flask: one SQLite transaction (WAL, ``synchronous=NORMAL``, like tka's) that inserts the sequence,
+its history entry and two events, on a per-thread ``sqlite3`` connection to the file named by
+``TKA_BENCH_PEER_DB``. It is a second baseline for tka's POST, beside the in-memory one.
+
 The sequence comes from the JSON file named by ``TKA_BENCH_PEER_SEQUENCE`` (the bench writes the
 ``data`` of tka's own answer there, so both servers send the same document); without it one is
 generated with the domain (seed 1).
@@ -15,6 +20,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import threading
 import uuid
 from datetime import datetime, timezone
@@ -86,13 +92,76 @@ def create_app(sequence: dict[str, Any] | None = None) -> flask.Flask:
                "metadata": {}}
         with lock:
             sequences[seq["id"]] = seq
-        response = flask.jsonify(envelope(seq, f"Create sequence '{name}'"))
-        response.status_code = 201
-        response.headers["Location"] = f"/api/sequences/{seq['id']}"
-        response.headers["ETag"] = '"1"'
-        return response
+        return _created(envelope(seq, f"Create sequence '{name}'"), seq["id"])
+
+    durable = _Durable(os.environ.get("TKA_BENCH_PEER_DB"))
+
+    @app.post("/api/durable/sequences")
+    def create_durable_sequence() -> Any:
+        body = flask.request.get_json(silent=True)
+        name = body.get("name") if isinstance(body, dict) else None
+        if not isinstance(name, str) or not name.strip() or len(name) > 100:
+            return {"title": "Bad Request", "status": 400, "detail": "name is required"}, 400
+        seq = durable.create(name)
+        return _created(envelope(seq, f"Create sequence '{name}'"), seq["id"])
 
     return app
+
+
+def _created(body: dict[str, Any], sequence_id: str) -> flask.Response:
+    response = flask.jsonify(body)
+    response.status_code = 201
+    response.headers["Location"] = f"/api/sequences/{sequence_id}"
+    response.headers["ETag"] = '"1"'
+    return response
+
+
+class _Durable:
+    """Sequence + history entry + two events in one SQLite transaction, nothing else."""
+
+    SCHEMA = (
+        "CREATE TABLE IF NOT EXISTS sequences (id TEXT PRIMARY KEY, name TEXT, data TEXT, version INTEGER)",
+        "CREATE TABLE IF NOT EXISTS history (seq INTEGER PRIMARY KEY, command_id TEXT UNIQUE, "
+        "sequence_id TEXT, after TEXT)",
+        "CREATE TABLE IF NOT EXISTS events (event_id INTEGER PRIMARY KEY, event_type TEXT, sequence_id TEXT, "
+        "data TEXT)",
+    )
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if not self.path:
+                raise RuntimeError("TKA_BENCH_PEER_DB is not set")
+            conn = sqlite3.connect(self.path, isolation_level=None, timeout=10, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            for ddl in self.SCHEMA:
+                conn.execute(ddl)
+            self._local.conn = conn
+        return conn
+
+    def create(self, name: str) -> dict[str, Any]:
+        now = _now()
+        seq = {"id": str(uuid.uuid4()), "name": name, "beats": [], "version": 1, "created_at": now,
+               "updated_at": now, "metadata": {}}
+        data, command_id = json.dumps(seq), str(uuid.uuid4())
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("INSERT INTO sequences VALUES (?, ?, ?, 1)", (seq["id"], name, data))
+            conn.execute("INSERT INTO history (command_id, sequence_id, after) VALUES (?, ?, ?)",
+                         (command_id, seq["id"], data))
+            conn.executemany("INSERT INTO events (event_type, sequence_id, data) VALUES (?, ?, ?)",
+                             [("sequence.created", seq["id"], data), ("command.executed", seq["id"], "{}")])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return seq
 
 
 def __getattr__(name: str) -> Any:  # gunicorn's ``bench.peer:app``; importing builds nothing

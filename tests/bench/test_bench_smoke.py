@@ -54,6 +54,21 @@ def test_peer_serves_a_16_beat_sequence_and_creates_in_memory() -> None:
     assert len(fixed.json["data"]["beats"]) == 16
 
 
+def test_peer_durable_create_commits_sequence_history_and_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    monkeypatch.setenv("TKA_BENCH_PEER_DB", str(tmp_path / "peer.db"))
+    client = create_app().test_client()
+    created = client.post("/api/durable/sequences", json={"name": "kept"})
+    assert created.status_code == 201 and created.json["data"]["name"] == "kept"
+    assert client.post("/api/durable/sequences", json={"name": ""}).status_code == 400
+    db = sqlite3.connect(tmp_path / "peer.db")
+    sid = created.json["data"]["id"]
+    assert db.execute("SELECT name FROM sequences WHERE id = ?", (sid,)).fetchall() == [("kept",)]
+    assert db.execute("SELECT count(*) FROM history WHERE sequence_id = ?", (sid,)).fetchone() == (1,)
+    assert db.execute("SELECT count(*) FROM events WHERE sequence_id = ?", (sid,)).fetchone() == (2,)
+
+
 def test_quick_micro_benchmarks_write_results(tmp_path: Path) -> None:
     assert main(["--quick", "--only", "letters,add_beat", "--results-dir", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "latest.json").read_text())
@@ -89,6 +104,7 @@ def test_http_bench_runs_against_both_servers() -> None:
         assert {"tka", "peer", "ratio_rps", "target_ratio_rps"} <= result[case].keys()
         assert result[case]["tka"]["runs"] and result[case]["peer"]["runs"]
     assert result["get_body_bytes"]["tka"] > 0
+    assert result["post"]["durable_peer"]["rps"] > 0 and result["post"]["durable_peer"]["non_2xx"] == 0
 
 
 def test_resilience_measures_both_workloads_three_ways(tmp_path: Path) -> None:
