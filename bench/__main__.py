@@ -125,6 +125,11 @@ def report(results: dict[str, Any]) -> str:
                 lines.append(f"  {'POST, peer writing SQLite':36} peer {d['rps']:8.1f} req/s  p99 {d['p99_ms']:7.2f} ms"
                              f"  cpu {d['server_cpu_ms_per_req']} ms/req  ->  tka / durable peer "
                              f"{e['ratio_rps_vs_durable_peer']}")
+            if "http_stack_only" in e:
+                f = e["http_stack_only"]
+                lines.append(f"  {'POST, tka with a canned handler':36} tka  {f['rps']:8.1f} req/s  p99 {f['p99_ms']:7.2f} ms"
+                             f"  cpu {f['server_cpu_ms_per_req']} ms/req  ->  / peer {f['ratio_rps_vs_peer']}"
+                             "  (the HTTP stack's share)")
     events = results.get("events")
     if events is not None:
         lines += ["", "Events (bench/events.py)"]

@@ -130,6 +130,13 @@ def start_peer(tmp: Path, sequence: dict[str, Any], workers: int = 2, threads: i
                                          "TKA_BENCH_PEER_DB": str(tmp / "peer.db")})
 
 
+def start_floor(tmp: Path, workers: int = 2) -> Server:
+    """bench/floor.py: tka's app with a canned create handler (the HTTP stack without the command)."""
+    return Server("floor", lambda port: [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
+                                         "-b", f"127.0.0.1:{port}", "-w", str(workers), "bench.floor:application"],
+                  tmp / "floor.log", env={"TKA_DATABASE_URL": f"sqlite:///{tmp / 'floor.db'}"})
+
+
 def sixteen_beat_sequence(tka: Server) -> dict[str, Any]:
     status, body, _ = http_json("POST", f"{tka.url}/api/sequences/generate", {"length": 16, "seed": 1})
     if status != 201 or len(body["data"]["beats"]) != 16:
@@ -149,10 +156,11 @@ def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_p
     with tempfile.TemporaryDirectory(prefix="tka-bench-http-") as tmp_name:
         tmp = Path(tmp_name)
         tka = start_tka(tmp)
-        peer = None
+        peer = floor = None
         try:
             seq = sixteen_beat_sequence(tka)
             peer = start_peer(tmp, seq)
+            floor = start_floor(tmp)
             _, tka_body, tka_bytes = http_json("GET", f"{tka.url}/api/sequences/{seq['id']}")
             _, peer_body, peer_bytes = http_json("GET", f"{peer.url}/api/sequences/{seq['id']}")
             if peer_body["data"] != tka_body["data"]:
@@ -169,11 +177,16 @@ def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_p
                         load.run(server.url + path, request, duration=warmup)
             if warmup:
                 load.run(peer.url + "/api/durable/sequences", cases["post"][1], duration=warmup)
+                load.run(floor.url + "/api/sequences", cases["post"][1], duration=warmup)
             durable: list[dict[str, Any]] = []  # the peer's durable create: a second POST baseline
+            floors: list[dict[str, Any]] = []  # tka's HTTP stack with a canned create
             for r in range(rounds):
                 durable.append(_measured(load, peer, "/api/durable/sequences", cases["post"][1], duration))
                 log(f"  round {r + 1}/{rounds} POST peer (durable, SQLite) {durable[-1]['rps']:8.1f} req/s "
                     f"p99 {durable[-1]['p99_ms']} ms  cpu {durable[-1]['server_cpu_ms_per_req']} ms/req")
+                floors.append(_measured(load, floor, "/api/sequences", cases["post"][1], duration))
+                log(f"  round {r + 1}/{rounds} POST tka, canned handler  {floors[-1]['rps']:8.1f} req/s "
+                    f"p99 {floors[-1]['p99_ms']} ms  cpu {floors[-1]['server_cpu_ms_per_req']} ms/req")
                 for case, (path, request) in cases.items():
                     order = list(servers.items()) if r % 2 == 0 else list(servers.items())[::-1]
                     for name, server in order:
@@ -187,9 +200,9 @@ def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_p
                 if server.proc.poll() is not None:
                     raise RuntimeError(f"{server.name} died during the run: {server.log_tail()}")
         finally:
-            if peer is not None:
-                peer.stop()
-            tka.stop()
+            for server in (floor, peer, tka):
+                if server is not None:
+                    server.stop()
 
     out: dict[str, Any] = {
         "load_generator": load.name,
@@ -231,6 +244,16 @@ def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_p
         "non_2xx": sum(x["non_2xx"] for x in durable),
     }
     out["post"]["ratio_rps_vs_durable_peer"] = round(out["post"]["tka"]["rps"] / durable_rps, 3) if durable_rps else None
+    floor_rps = _median([x["rps"] for x in floors])
+    out["post"]["http_stack_only"] = {
+        "what": "bench/floor.py: tka's app (gunicorn, Flask, Connexion validation, edge, metrics) with a canned "
+                "create handler, no service or store",
+        "rps": floor_rps, "p99_ms": _median([x["p99_ms"] for x in floors if x["p99_ms"] is not None]),
+        "server_cpu_ms_per_req": _median([x["server_cpu_ms_per_req"] for x in floors
+                                          if x.get("server_cpu_ms_per_req") is not None]),
+        "non_2xx": sum(x["non_2xx"] for x in floors),
+        "ratio_rps_vs_peer": round(floor_rps / out["post"]["peer"]["rps"], 3) if out["post"]["peer"]["rps"] else None,
+    }
     return out
 
 

@@ -105,6 +105,7 @@ def test_http_bench_runs_against_both_servers() -> None:
         assert result[case]["tka"]["runs"] and result[case]["peer"]["runs"]
     assert result["get_body_bytes"]["tka"] > 0
     assert result["post"]["durable_peer"]["rps"] > 0 and result["post"]["durable_peer"]["non_2xx"] == 0
+    assert result["post"]["http_stack_only"]["rps"] > 0 and result["post"]["http_stack_only"]["non_2xx"] == 0
 
 
 def test_resilience_measures_both_workloads_three_ways(tmp_path: Path) -> None:
