@@ -29,6 +29,18 @@ def test_the_url_resumes_after_the_last_event_and_replays_are_not_returned_twice
     assert stream.url().endswith("since=42")
 
 
+def test_store_status_notices_flip_store_available_and_keep_the_position():
+    stream = EventStream("http://127.0.0.1:8000", since=7)
+    seen = []
+    stream.on_message = seen.append
+    down = {"type": "store_status", "status": "unavailable", "retry_after": 5, "last_event_id": 7}
+    assert stream.store_available is True
+    assert stream._handle(down) is None
+    assert stream.store_available is False and seen == [down]
+    assert stream._handle({"type": "store_status", "status": "available", "last_event_id": 7}) is None
+    assert stream.store_available is True and stream.last_event_id == 7
+
+
 def _has_event_stream(url: str) -> bool:
     import websocket
 

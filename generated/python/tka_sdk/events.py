@@ -53,7 +53,10 @@ class EventStream:
         self.event_types = list(event_types) if event_types is not None else None
         self.sequence_ids = list(sequence_ids) if sequence_ids is not None else None
         self.last_event_id = since
-        self.on_message = on_message           # every non-event message: hello, resync_required, ...
+        self.on_message = on_message           # every non-event message: hello, resync_required, store_status, ...
+        # False between a store_status "unavailable" and the next "available": the server cannot read
+        # its event log, so no events arrive meanwhile (none is lost; they follow "available").
+        self.store_available = True
         self.backoff_initial = backoff_initial
         self.backoff_max = backoff_max
         self.max_attempts = max_attempts
@@ -202,6 +205,8 @@ class EventStream:
             return None
 
     def _handle(self, message: Dict[str, Any]) -> Optional[Event]:
+        if message.get("type") == "store_status":
+            self.store_available = message.get("status") != "unavailable"
         if message.get("type") == "resync_required" and isinstance(message.get("last_event_id"), int):
             self.last_event_id = message["last_event_id"]  # the stream continues after it; reload over REST
         if message.get("type") != "event":

@@ -29,6 +29,16 @@ export interface ResyncRequired {
     [key: string]: unknown;
 }
 
+/** The store behind the stream went away (`unavailable`) or came back (`available`). The
+ * connection stays open through an outage; events committed meanwhile follow `available`. */
+export interface StoreStatus {
+    type: 'store_status';
+    status: 'available' | 'unavailable';
+    last_event_id: number;
+    retry_after?: number;
+    timestamp?: string;
+}
+
 export interface ServerError {
     type: 'error';
     code: string;
@@ -107,6 +117,7 @@ export class TKAEventsClient {
     private filters: string[] | undefined;
     private sequenceIds: string[] | undefined;
     private lastId: number | undefined;
+    private storeUp = true;
     private attempts = 0;
     private timer: ReturnType<typeof setTimeout> | undefined;
     private stopped = false;
@@ -126,6 +137,12 @@ export class TKAEventsClient {
         return this.lastId;
     }
 
+    /** False between a `store_status: unavailable` and the next `available`: the server cannot
+     * read its event log, so no events arrive (none is lost either). */
+    get storeAvailable(): boolean {
+        return this.storeUp;
+    }
+
     get state(): ConnectionState {
         return this.currentState;
     }
@@ -137,7 +154,7 @@ export class TKAEventsClient {
     }
 
     /** Call `handler` for every server message of this `type` (`connection_established`,
-     * `resync_required`, `filters_updated`, `pong`, `stats`, `error`, `heartbeat`, ...). */
+     * `resync_required`, `store_status`, `filters_updated`, `pong`, `stats`, `error`, `heartbeat`, ...). */
     onMessage(type: string, handler: MessageHandler): () => void {
         return this.add(this.messageHandlers, type, handler);
     }
@@ -271,6 +288,9 @@ export class TKAEventsClient {
         }
         if (message.type === 'resync_required' && typeof message.last_event_id === 'number') {
             this.lastId = message.last_event_id;   // the stream continues after it; reload over REST
+        }
+        if (message.type === 'store_status') {
+            this.storeUp = (message as unknown as StoreStatus).status !== 'unavailable';
         }
         if (message.type === 'connection_established') {
             this.attempts = 0;

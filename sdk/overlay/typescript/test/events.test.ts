@@ -76,6 +76,37 @@ test('reconnects with backoff, resumes after the last event id and re-applies fi
     assert.equal(client.lastEventId, 3);
 });
 
+test('store_status: storeAvailable follows the notices, the connection and the event ids stay', { timeout: 30_000 }, async () => {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    server.on('connection', (socket) => {
+        socket.send(JSON.stringify({ type: 'connection_established', client_id: 'c', protocol_version: 1,
+            last_event_id: 7, heartbeat_interval: 30, timestamp: new Date().toISOString() }));
+        socket.on('message', () => {
+            socket.send(JSON.stringify({ type: 'store_status', status: 'unavailable', retry_after: 5, last_event_id: 7 }));
+            setTimeout(() => {
+                socket.send(JSON.stringify({ type: 'store_status', status: 'available', last_event_id: 7 }));
+                socket.send(JSON.stringify({ type: 'event', event_id: 8, event_type: 'sequence.created',
+                    timestamp: new Date().toISOString(), sequence_id: 's', request_id: null, command_id: 'c', data: {} }));
+            }, 50);
+        });
+    });
+    await new Promise((resolve) => server.once('listening', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const client = new TKAEventsClient({ url: `http://127.0.0.1:${port}`, webSocket: nodeWebSocket, eventTypes: ['*'] });
+    const seen: string[] = [];
+    client.onMessage('store_status', (m) => seen.push(`${m.status}:${client.storeAvailable}`));
+    const events: number[] = [];
+    client.on('*', (e) => events.push(e.event_id));
+    await client.connect();
+    assert.equal(client.storeAvailable, true);
+    await waitFor(() => events.length === 1);
+    client.close();
+    server.close();
+    assert.deepEqual(seen, ['unavailable:false', 'available:true']);
+    assert.deepEqual(events, [8]);
+    assert.equal(client.lastEventId, 8);
+});
+
 const baseUrl = process.env.TKA_BASE_URL;
 
 async function serverHasEventStream(url: string): Promise<boolean> {
