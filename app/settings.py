@@ -35,6 +35,8 @@ class Settings:
             "token": env.get("TKA_API_TOKEN") or None,
             "cors_origins": tuple(o for o in env.get("TKA_CORS_ORIGINS", "").split(",") if o),
             "validate_responses": env.get("TKA_VALIDATE_RESPONSES") == "1",
+            # seconds gunicorn lets in-flight requests finish after SIGTERM
+            "graceful_timeout": int(env.get("TKA_GRACEFUL_TIMEOUT", cls.graceful_timeout)),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
