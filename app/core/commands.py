@@ -92,7 +92,8 @@ class CommandProcessor:
     """execute/undo/redo, can_undo/can_redo and descriptions, over any ``History``."""
 
     def execute(self, history: History, entry: HistoryEntry) -> None:
-        history.discard_redo(entry.sequence_id)
+        if entry.version_before is not None:  # a sequence being created has no redo stack yet
+            history.discard_redo(entry.sequence_id)
         history.add_entry(entry)
 
     def undo(self, history: History, sequence_id: str | None = None) -> Reverted:

@@ -234,7 +234,7 @@ class Hub:
             with self.store.read() as uow:
                 self.position = max(self.position, uow.last_event_id())
             watcher = self._watcher
-            self.bus.subscribe("*", lambda _event: watcher.poke())
+            self.store.on_events_committed(watcher.poke)
             self._thread = threading.Thread(target=self._run, name="tka-event-tailer", daemon=True)
             self._thread.start()
 

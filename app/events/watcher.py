@@ -1,9 +1,10 @@
 """Noticing that the durable event log grew, by any process.
 
-The tailer only needs "look again now". This worker's own commits say so at once (``poke``, from
-its EventBus); other workers' commits are noticed by LISTEN/NOTIFY on PostgreSQL, and on SQLite
-by the committing worker ringing the others' doorbells, with a cheap poll as the safety net (a
-commit by another server on the same file, a missed ring).
+The tailer only needs "look again now". This worker's own commits say so at once (``poke``, once
+per transaction that added events: ``Store.on_events_committed``); other workers' commits are
+noticed by LISTEN/NOTIFY on PostgreSQL, and on SQLite by the committing worker ringing the
+others' doorbells, with a cheap poll as the safety net (a commit by another server on the same
+file, a missed ring).
 """
 
 from __future__ import annotations

@@ -125,6 +125,9 @@ class SequenceManagementService:
 
     def _remember(self, seq: SequenceData) -> None:
         with self._recent_lock:
+            known = self._recent.get(seq.id)
+            if known is not None and known.version > seq.version:
+                return  # commands answered out of commit order: keep the newer
             self._recent.pop(seq.id, None)
             self._recent[seq.id] = seq
             while len(self._recent) > RECENT_CACHE_SIZE:
@@ -291,11 +294,13 @@ class SequenceManagementService:
         return self._command(sequence_id, expected_version, change)
 
     def set_current_sequence(self, sequence_id: str) -> SequenceData:
-        with self.store.write() as uow:
+        def work(uow: UnitOfWork) -> tuple[SequenceData, list[Event]]:
             seq = self._load(uow, sequence_id)
             uow.set_setting(CURRENT_SEQUENCE, sequence_id)
-            stored = uow.append_events([self._event("sequence.current_changed", seq.id, None,
-                                                    {"sequence_id": seq.id, "sequence_name": seq.name})])
+            return seq, uow.append_events([self._event("sequence.current_changed", seq.id, None,
+                                                        {"sequence_id": seq.id, "sequence_name": seq.name})])
+
+        seq, stored = self.store.transact(work)
         self.bus.publish_all(stored)
         return seq
 
@@ -401,13 +406,19 @@ class SequenceManagementService:
         events = [self._event("sequence.created", seq.id, command_id,
                               {"sequence_name": seq.name, "sequence_length": seq.length, "sequence": stored})]
         events += [self._event(t, seq.id, command_id, d) for t, d in extra]
-        with self.store.write() as uow:
+
+        def work(uow: UnitOfWork) -> CommandOutcome:
             uow.insert_sequence(seq.id, seq.name, stored, 1, now)
             uow.set_setting(CURRENT_SEQUENCE, seq.id)
             self.processor.execute(uow, entry)
             outcome = self._outcome(uow, seq, command_id, description, None)
-            events.append(self._command_event("command.executed", outcome, kind, seq.id))
-            outcome = self._commit(uow, outcome, events)
+            return self._commit(uow, outcome, [*events, self._command_event("command.executed", outcome, kind,
+                                                                             seq.id)])
+
+        return self._done(self.store.transact(work))
+
+    def _done(self, outcome: CommandOutcome) -> CommandOutcome:
+        """After the commit: cache the sequence as it now is and tell this process's subscribers."""
         if outcome.sequence is not None:
             self._remember(outcome.sequence)
         self.bus.publish_all(list(outcome.events))
@@ -416,7 +427,8 @@ class SequenceManagementService:
     def _command(self, sequence_id: str, expected_version: int | None,
                  change: Callable[[SequenceData], _Change]) -> CommandOutcome:
         command_id = str(uuid.uuid4())
-        with self.store.write() as uow:
+
+        def work(uow: UnitOfWork) -> CommandOutcome:
             seq = self._load(uow, sequence_id)
             if expected_version is not None and expected_version != seq.version:
                 raise PreconditionFailed(
@@ -440,16 +452,15 @@ class SequenceManagementService:
                       for t, d in result.events]
             outcome = self._outcome(uow, shown, command_id, result.description, None)
             events.append(self._command_event("command.executed", outcome, result.kind, seq.id))
-            outcome = self._commit(uow, outcome, events)
-        if outcome.sequence is not None:
-            self._remember(outcome.sequence)
-        self.bus.publish_all(list(outcome.events))
-        return outcome
+            return self._commit(uow, outcome, events)
+
+        return self._done(self.store.transact(work))
 
     def _revert(self, operation: Callable[..., Reverted], event_type: str,
                 sequence_id: str | None) -> CommandOutcome:
         verb = "undo" if event_type == "command.undone" else "redo"
-        with self.store.write() as uow:
+
+        def work(uow: UnitOfWork) -> CommandOutcome:
             try:
                 reverted = operation(uow, sequence_id)
             except (NothingToUndo, NothingToRedo) as exc:
@@ -473,11 +484,9 @@ class SequenceManagementService:
             outcome = self._outcome(uow, shown, entry.command_id, f"{verb.capitalize()}: {entry.description}",
                                     sequence_id)
             events.append(self._command_event(event_type, outcome, entry.kind, seq.id))
-            outcome = self._commit(uow, outcome, events)
-        if outcome.sequence is not None:
-            self._remember(outcome.sequence)
-        self.bus.publish_all(list(outcome.events))
-        return outcome
+            return self._commit(uow, outcome, events)
+
+        return self._done(self.store.transact(work))
 
     def _outcome(self, uow: UnitOfWork, seq: SequenceData | None, command_id: str, description: str,
                  scope: str | None) -> CommandOutcome:

@@ -8,6 +8,8 @@ commit together or not at all, and event ids are assigned in commit order.
 from __future__ import annotations
 
 import fcntl
+import functools
+import logging
 import os
 import random
 import sqlite3
@@ -15,7 +17,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 import platformdirs
 import sqlalchemy as sa
@@ -30,6 +32,10 @@ from app.core.breaker import Breaker, BreakerOpen
 from app.core.commands import CommandState, HistoryEntry, Snapshot
 from app.core.events import Event, utc_now
 from app.store import schema as t
+from app.store.group import GroupCommit, Job
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 PG_WRITE_LOCK = 0x544B41  # "TKA": serializes writers so event ids follow commit order
 BUSY_TIMEOUT_MS = 2000  # how long SQLite waits for another process's write lock, per attempt
@@ -77,6 +83,14 @@ class Store:
         if self._write_lock is not None and self.url.database and self.url.database != ":memory:":
             self._lock_fd = os.open(f"{self.url.database}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
         self._peek = threading.local()  # per-thread DB-API connections for peek_version
+        # PostgreSQL takes concurrent writers on separate connections (and groups commits itself).
+        self._group = GroupCommit(self._run_batch) if self._write_lock is not None else None
+        self._on_events: list[Callable[[], None]] = []
+
+    def on_events_committed(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` (in the committing thread) after each transaction that added events:
+        once per commit, however many events or grouped commands it held."""
+        self._on_events.append(callback)
 
     def _peek_one(self, sql: str, params: tuple[Any, ...] = ()) -> tuple[Any, ...] | None | bool:
         """One autocommit SELECT on this thread's own read-only SQLite connection: no pool checkout,
@@ -200,16 +214,71 @@ class Store:
         if lock is None:
             with self._transaction(write=True) as uow:
                 yield uow
+        else:
+            deadline = time.monotonic() + WRITE_QUEUE_TIMEOUT_S
+            if not lock.acquire(timeout=WRITE_QUEUE_TIMEOUT_S):
+                raise StoreUnavailable("the store is busy; retry shortly", retry_after=1)
+            try:
+                with _file_lock(self._lock_fd, deadline):
+                    with self._transaction(write=True) as uow:
+                        yield uow
+            finally:
+                lock.release()
+        if uow.added_events:
+            self._events_committed()
+
+    def transact(self, work: Callable[["UnitOfWork"], T]) -> T:
+        """Run ``work(uow)`` in a serialized write transaction; what it returns, once committed.
+
+        What ``write()`` does, for work that is a function: on SQLite, commands that arrive while
+        another transaction runs are run together in the next one, each in a savepoint of its own
+        (see ``app.store.group``). A command that raises is rolled back alone and its caller gets
+        the error; an infrastructure fault or a failed commit fails the whole batch, and every
+        caller in it gets StoreUnavailable. Nobody hears "done" before the commit that holds
+        their work.
+        """
+        self._admit()
+        if self._group is None:
+            with self.write() as uow:
+                return work(uow)
+        return self._group.run(work, time.monotonic() + WRITE_QUEUE_TIMEOUT_S)
+
+    def _run_batch(self, jobs: list[Job[Any]]) -> None:
+        now = time.monotonic()
+        for job in jobs:
+            if job.deadline <= now:  # queued too long behind other writers (or a stuck disk)
+                job.error = StoreUnavailable("the store is busy; retry shortly", retry_after=1)
+        live = [job for job in jobs if job.error is None]
+        if not live:
             return
-        deadline = time.monotonic() + WRITE_QUEUE_TIMEOUT_S
-        if not lock.acquire(timeout=WRITE_QUEUE_TIMEOUT_S):
-            raise StoreUnavailable("the store is busy; retry shortly", retry_after=1)
+        lock = self._write_lock
+        assert lock is not None
+        deadline = min(job.deadline for job in live)
+        try:
+            self._admit()
+            if not lock.acquire(timeout=max(0.0, deadline - now)):
+                raise StoreUnavailable("the store is busy; retry shortly", retry_after=1)
+        except StoreUnavailable as exc:
+            for job in live:
+                job.error = exc
+            return
         try:
             with _file_lock(self._lock_fd, deadline):
                 with self._transaction(write=True) as uow:
-                    yield uow
+                    if len(live) == 1:  # no savepoint: an error rolls back the transaction
+                        live[0].result = live[0].run(uow)
+                    else:
+                        for job in live:
+                            uow.run_in_savepoint(job)
+        except Exception as exc:  # rolled back: nothing in this batch was committed
+            for job in live:
+                if job.error is None:
+                    job.error = exc
+            return
         finally:
             lock.release()
+        if uow.added_events:
+            self._events_committed()
 
     @contextmanager
     def read(self) -> Iterator["UnitOfWork"]:
@@ -248,6 +317,15 @@ class Store:
         finally:
             self._outcome(failure)
             metrics.DB_CALL_DURATION.labels("write" if write else "read").observe(time.perf_counter() - started)
+
+    def _events_committed(self) -> None:
+        # Called once the write locks are released: a woken tailer must not compete for the GIL
+        # with a transaction that other writers queue behind.
+        for callback in self._on_events:
+            try:
+                callback()
+            except Exception:  # the commit stands; a listener's failure must not turn it into an error
+                log.exception("event-commit listener failed")
 
     # -- schema -------------------------------------------------------------------------------
     def migrate(self, target: int | None = None) -> int:
@@ -313,13 +391,15 @@ _h, _s = t.command_history, t.sequences
 _SEQUENCE_BY_ID = sa.select(_s).where(_s.c.id == sa.bindparam("sid"))
 _SEQUENCE_VERSION = sa.select(_s.c.version, _s.c.deleted).where(_s.c.id == sa.bindparam("sid"))
 _NEXT_CREATED_ORDER = sa.select(sa.func.coalesce(sa.func.max(_s.c.created_order), 0) + 1)
-_SEQUENCE_COLUMNS = ["id", "name", "data", "version", "deleted", "created_at", "updated_at", "created_order"]
-_INSERT_SEQUENCE = _s.insert()
+_SEQUENCE_COLUMNS = ["id", "name", "data", "version", "deleted", "created_at", "updated_at"]
+# The order numbers are computed by the INSERT itself: one statement instead of a SELECT and an
+# INSERT (writers are serialized, so max + 1 is unique).
+_INSERT_SEQUENCE = _s.insert().values(created_order=_NEXT_CREATED_ORDER.scalar_subquery())
 _UPDATE_SEQUENCE = _s.update().where(_s.c.id == sa.bindparam("sid"))
 _UPDATE_SEQUENCE_COLUMNS = ["name", "data", "version", "deleted", "updated_at"]
 _NEXT_DONE_ORDER = sa.select(sa.func.coalesce(sa.func.max(_h.c.done_order), 0) + 1)
 _NEXT_UNDONE_ORDER = sa.select(sa.func.coalesce(sa.func.max(_h.c.undone_order), 0) + 1)
-_INSERT_ENTRY = _h.insert()
+_INSERT_ENTRY = _h.insert().values(done_order=_NEXT_DONE_ORDER.scalar_subquery())
 _ENTRY_STATE = sa.select(_h.c.state).where(_h.c.command_id == sa.bindparam("cid"))
 _UPDATE_ENTRY = _h.update().where(_h.c.command_id == sa.bindparam("cid"))
 
@@ -341,7 +421,7 @@ _NOTIFY_EVENTS = sa.text(f"SELECT pg_notify('{EVENTS_CHANNEL}', :payload)")
 _GET_SETTING = sa.select(t.settings.c.value).where(t.settings.c.key == sa.bindparam("k"))
 _UPDATE_SETTING = t.settings.update().where(t.settings.c.key == sa.bindparam("k"))
 _ENTRY_COLUMNS = ["command_id", "kind", "description", "sequence_id", "state", "before", "after", "version_before",
-                  "version_after", "version_undone", "created_at", "done_order"]
+                  "version_after", "version_undone", "created_at"]
 _EVENT_COLUMNS = ["event_type", "sequence_id", "command_id", "request_id", "uuid", "timestamp", "data"]
 
 
@@ -369,11 +449,9 @@ class _Hot:
 
 _SQLITE = sqlite_dialect.dialect()
 _HOT = {name: _Hot(stmt, keys) for name, stmt, keys in [
-    ("next_created_order", _NEXT_CREATED_ORDER, None),
     ("insert_sequence", _INSERT_SEQUENCE, _SEQUENCE_COLUMNS),
     ("update_sequence", _UPDATE_SEQUENCE, _UPDATE_SEQUENCE_COLUMNS),
     ("sequence_version", _SEQUENCE_VERSION, None),
-    ("next_done_order", _NEXT_DONE_ORDER, None),
     ("insert_entry", _INSERT_ENTRY, _ENTRY_COLUMNS),
     ("discard_redo", _DISCARD_REDO, None),
     ("insert_event", t.events.insert(), _EVENT_COLUMNS),
@@ -391,6 +469,8 @@ class UnitOfWork:
         self.store = store
         self._db: sqlite3.Connection | None = \
             conn.connection.driver_connection if store.kind == "sqlite" else None  # type: ignore[assignment]
+        self._done_top: str | None = None
+        self.added_events = False
 
     # -- hot statements (see _Hot) ------------------------------------------------------------
     def _run(self, name: Any, params: dict[str, Any]) -> sqlite3.Cursor:
@@ -413,6 +493,28 @@ class UnitOfWork:
             return self.conn.execute(_HOT[name].stmt, params).rowcount
         return self._run(name, params).rowcount
 
+    def run_in_savepoint(self, job: Job[Any]) -> None:
+        """Run one job of a group commit; if it raises, undo just its writes and keep its error.
+        An infrastructure fault is raised instead: the transaction itself is then in doubt."""
+        self._raw("SAVEPOINT tka_job")
+        try:
+            job.result = job.run(self)
+        except Exception as exc:
+            if is_infrastructure_fault(exc):
+                raise
+            self._raw("ROLLBACK TO tka_job")
+            self._raw("RELEASE tka_job")
+            job.error = exc
+            return
+        self._raw("RELEASE tka_job")
+
+    def _raw(self, sql: str) -> None:
+        assert self._db is not None
+        try:
+            self._db.execute(sql)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+
     # -- sequences ----------------------------------------------------------------------------
     def load_sequence_row(self, sequence_id: str) -> sa.Row | None:
         return self.conn.execute(_SEQUENCE_BY_ID, {"sid": sequence_id}).first()
@@ -421,7 +523,7 @@ class UnitOfWork:
                         created_at: str) -> None:
         self._write("insert_sequence", {
             "id": sequence_id, "name": name, "data": data, "version": version, "deleted": False,
-            "created_at": created_at, "updated_at": created_at, "created_order": self._scalar("next_created_order")})
+            "created_at": created_at, "updated_at": created_at})
 
     def update_sequence(self, sequence_id: str, *, name: str, data: dict[str, Any], version: int,
                         deleted: bool, updated_at: str) -> None:
@@ -438,10 +540,13 @@ class UnitOfWork:
 
     # -- History protocol ---------------------------------------------------------------------
     def add_entry(self, entry: HistoryEntry) -> None:
-        self._write("insert_entry", {**_entry_values(entry), "done_order": self._scalar("next_done_order")})
+        values = _entry_values(entry)
+        self._write("insert_entry", values)
+        self._done_top = values["description"]  # the newest DONE entry: the top of the global undo stack
 
     def update_entry(self, entry: HistoryEntry) -> None:
         values = _entry_values(entry)
+        self._done_top = None
         was = self.conn.execute(_ENTRY_STATE, {"cid": entry.command_id}).scalar_one()
         if entry.state is CommandState.UNDONE and was != CommandState.UNDONE.value:
             # Redo order is undo order reversed: the most recently undone is redone first.
@@ -457,6 +562,8 @@ class UnitOfWork:
         return _entry_from_row(row) if row else None
 
     def describe_latest(self, state: CommandState, sequence_id: str | None) -> str | None:
+        if state is CommandState.DONE and sequence_id is None and self._done_top is not None:
+            return self._done_top  # added in this transaction: no need to ask the database
         return self._scalar(("describe", state, sequence_id is not None),
                             {"sid": sequence_id} if sequence_id is not None else None)
 
@@ -497,17 +604,32 @@ class UnitOfWork:
     def append_events(self, events: list[Event]) -> list[Event]:
         if not events:
             return []
+        self.added_events = True
         rows = [{"event_type": ev.event_type, "sequence_id": ev.sequence_id, "command_id": ev.command_id,
                  "request_id": ev.request_id, "uuid": ev.uuid, "timestamp": ev.timestamp, "data": dict(ev.data)}
                 for ev in events]
         if self._db is not None:
-            ids = [self._run("insert_event", row).lastrowid for row in rows]
+            ids = self._insert_events(rows)
         else:
             ids = self.conn.execute(_INSERT_EVENTS, rows).scalars().all()
         if self.store.kind == "postgresql":
             # Delivered to every LISTENing process when (and only if) this transaction commits.
             self.conn.execute(_NOTIFY_EVENTS, {"payload": str(ids[-1])})
         return [ev.stored_as(event_id) for ev, event_id in zip(events, ids)]
+
+    def _insert_events(self, rows: list[dict[str, Any]]) -> list[int]:
+        """One multi-row INSERT. ``event_id`` is SQLite's rowid, and with writers serialized each
+        new row takes the largest id + 1, so the rows' ids are consecutive, ending at lastrowid."""
+        assert self._db is not None
+        hot = _HOT["insert_event"]
+        sql = _multi_row_insert(hot.sql, len(rows))
+        params = [value for row in rows for value in hot.parameters(row)]
+        try:
+            last = self._db.execute(sql, params).lastrowid
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, params, exc, sqlite3.Error) from exc
+        assert last is not None
+        return list(range(last - len(rows) + 1, last + 1))
 
     def events_since(self, after_id: int, limit: int = 1000) -> list[Event]:
         rows = self.conn.execute(sa.select(t.events).where(t.events.c.event_id > after_id)
@@ -552,6 +674,13 @@ class UnitOfWork:
 
     def purge_idempotency(self) -> int:
         return self.conn.execute(t.idempotency.delete().where(t.idempotency.c.expires_at < time.time())).rowcount
+
+
+@functools.lru_cache(maxsize=16)
+def _multi_row_insert(single: str, rows: int) -> str:
+    """``INSERT ... VALUES (?, ...)`` for one row, made to insert ``rows`` rows."""
+    head, _, values = single.rpartition(" VALUES ")
+    return f"{head} VALUES {', '.join([values] * rows)}"
 
 
 def _entry_values(entry: HistoryEntry) -> dict[str, Any]:
