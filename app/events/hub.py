@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 PAGE = 500  # events per log read
 SHUTDOWN_GRACE = 1.0  # seconds a closing socket gets to take its close frame before it is cut
+IDLE_WAIT = 0.25  # seconds between log catch-ups of a tailer with no live subscriber
 
 _HUBS: "weakref.WeakSet[Hub]" = weakref.WeakSet()
 
@@ -209,6 +210,7 @@ class Hub:
         self._replays = threading.BoundedSemaphore(max(1, config.replay_concurrency))
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
+        self._nudge = threading.Event()  # a subscriber went live, or shutdown: the idle tailer looks now
         self._closing_all = False
         self._dirty = True         # counters changed: publish within half a second
         self._members_dirty = True  # connections came, went or changed filters: publish now
@@ -257,6 +259,7 @@ class Hub:
             for sub in self._all():
                 self._abort(sub)
             self._stopping.set()
+            self._nudge.set()
             if self._watcher is not None:
                 self._watcher.poke()
             self.registry.remove()
@@ -293,6 +296,8 @@ class Hub:
         ``after=None``: live from the current position (a new client). Returns the id the client is
         live after, or None when it still has log to read (the tailer is ahead of ``after``).
         """
+        if after is None and not self._live:
+            self._skip_unheard()  # nobody was listening: ``position`` may trail the log (see _run)
         with self._lock:
             if after is None:
                 after = self.position
@@ -306,7 +311,8 @@ class Hub:
             self._dirty = True
             if self.store_status == STORE_UNAVAILABLE:  # queued: it follows the hello or the replay
                 sub.notice(STORE_UNAVAILABLE, self._notice(STORE_UNAVAILABLE))
-            return after
+        self._nudge.set()
+        return after
 
     def pause(self, sub: Subscriber) -> None:
         """Stop offering events to ``sub`` (before a resume re-reads the log)."""
@@ -470,6 +476,8 @@ class Hub:
         """(events, ms): how far the tailer is behind the durable log, as the newest id in the log
         minus the last id dispatched, and the age of the oldest event not yet dispatched (0 when
         none). One indexed read, two when behind; StoreUnavailable during an outage."""
+        if not self._live and self.tailer_alive():
+            self._skip_unheard()  # an idle tailer trails the log on purpose (see _run); a dead one is counted
         position = self.position
         with self.store.read() as uow:
             newest = uow.last_event_id()
@@ -489,7 +497,15 @@ class Hub:
         next_prune = now + 1.0
         while not self._stopping.is_set():
             try:
-                pending = self._watcher.wait(self.config.poll_interval) or pending
+                if self._live:
+                    pending = self._watcher.wait(self.config.poll_interval) or pending
+                else:
+                    # Nobody on this worker to send events to: no wake-up per commit (each costs
+                    # the committing workers CPU). ``position`` trails the log by up to IDLE_WAIT
+                    # and catches up at once when a subscriber goes live (go_live).
+                    self._nudge.wait(IDLE_WAIT)
+                    pending = True
+                self._nudge.clear()
                 if self._stopping.is_set():
                     break
                 now = time.monotonic()

@@ -32,6 +32,7 @@ from app.core.breaker import Breaker, BreakerOpen
 from app.core.commands import CommandState, HistoryEntry, Snapshot
 from app.core.events import Event, utc_now
 from app.store import schema as t
+from app.store.checkpoint import Checkpointer
 from app.store.group import GroupCommit, Job
 
 T = TypeVar("T")
@@ -86,6 +87,8 @@ class Store:
         # PostgreSQL takes concurrent writers on separate connections (and groups commits itself).
         self._group = GroupCommit(self._run_batch) if self._write_lock is not None else None
         self._on_events: list[Callable[[], None]] = []
+        self._checkpointer = Checkpointer(self.url.database, self._checkpoint_locks) \
+            if self._lock_fd is not None else None
 
     def on_events_committed(self, callback: Callable[[], None]) -> None:
         """Call ``callback`` (in the committing thread) after each transaction that added events:
@@ -145,6 +148,8 @@ class Store:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cur.execute("PRAGMA synchronous=NORMAL")
+            if self.url.database and self.url.database != ":memory:":
+                cur.execute("PRAGMA wal_autocheckpoint=0")  # app/store/checkpoint.py does it instead
             cur.close()
 
         @sa_event.listens_for(engine, "begin")
@@ -159,6 +164,8 @@ class Store:
         return engine
 
     def dispose(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self.engine.dispose()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
@@ -210,22 +217,26 @@ class Store:
     def write(self) -> Iterator["UnitOfWork"]:
         """One serialized read-write transaction; commits on success, rolls back on error."""
         self._admit()
-        lock = self._write_lock
-        if lock is None:
+        with self._writer_locks(time.monotonic() + WRITE_QUEUE_TIMEOUT_S):
             with self._transaction(write=True) as uow:
                 yield uow
-        else:
-            deadline = time.monotonic() + WRITE_QUEUE_TIMEOUT_S
-            if not lock.acquire(timeout=WRITE_QUEUE_TIMEOUT_S):
-                raise StoreUnavailable("the store is busy; retry shortly", retry_after=1)
-            try:
-                with _file_lock(self._lock_fd, deadline):
-                    with self._transaction(write=True) as uow:
-                        yield uow
-            finally:
-                lock.release()
-        if uow.added_events:
-            self._events_committed()
+        self._committed(uow)
+
+    @contextmanager
+    def _writer_locks(self, deadline: float) -> Iterator[None]:
+        """SQLite's writers queue on locks that wake them at once: a thread lock within the process
+        and a file lock between processes (see ``__init__``). StoreUnavailable past ``deadline``."""
+        lock = self._write_lock
+        if lock is None:
+            yield
+            return
+        if not lock.acquire(timeout=max(0.0, deadline - time.monotonic())):
+            raise StoreUnavailable("the store is busy; retry shortly", retry_after=1)
+        try:
+            with _file_lock(self._lock_fd, deadline):
+                yield
+        finally:
+            lock.release()
 
     def transact(self, work: Callable[["UnitOfWork"], T]) -> T:
         """Run ``work(uow)`` in a serialized write transaction; what it returns, once committed.
@@ -251,34 +262,21 @@ class Store:
         live = [job for job in jobs if job.error is None]
         if not live:
             return
-        lock = self._write_lock
-        assert lock is not None
-        deadline = min(job.deadline for job in live)
         try:
             self._admit()
-            if not lock.acquire(timeout=max(0.0, deadline - now)):
-                raise StoreUnavailable("the store is busy; retry shortly", retry_after=1)
-        except StoreUnavailable as exc:
-            for job in live:
-                job.error = exc
-            return
-        try:
-            with _file_lock(self._lock_fd, deadline):
+            with self._writer_locks(min(job.deadline for job in live)):
                 with self._transaction(write=True) as uow:
                     if len(live) == 1:  # no savepoint: an error rolls back the transaction
                         live[0].result = live[0].run(uow)
                     else:
                         for job in live:
                             uow.run_in_savepoint(job)
-        except Exception as exc:  # rolled back: nothing in this batch was committed
+        except Exception as exc:  # refused or rolled back: nothing in this batch was committed
             for job in live:
                 if job.error is None:
                     job.error = exc
             return
-        finally:
-            lock.release()
-        if uow.added_events:
-            self._events_committed()
+        self._committed(uow)
 
     @contextmanager
     def read(self) -> Iterator["UnitOfWork"]:
@@ -318,9 +316,16 @@ class Store:
             self._outcome(failure)
             metrics.DB_CALL_DURATION.labels("write" if write else "read").observe(time.perf_counter() - started)
 
-    def _events_committed(self) -> None:
-        # Called once the write locks are released: a woken tailer must not compete for the GIL
+    def _checkpoint_locks(self) -> Any:
+        return self._writer_locks(time.monotonic() + WRITE_QUEUE_TIMEOUT_S)
+
+    def _committed(self, uow: "UnitOfWork") -> None:
+        # Called once the write locks are released: a woken thread must not compete for the GIL
         # with a transaction that other writers queue behind.
+        if self._checkpointer is not None:
+            self._checkpointer.committed()
+        if not uow.added_events:
+            return
         for callback in self._on_events:
             try:
                 callback()

@@ -302,8 +302,24 @@ def test_a_notice_dropped_by_a_resume_is_told_again_by_the_session(hub, containe
 
 
 def test_lag_counts_the_events_the_tailer_has_not_dispatched(hub, service):
+    sub = subscriber()
+    hub.register(sub)
+    hub.go_live(sub)
     service.create_sequence("behind", start_position="alpha1")  # the tailer is not running
     behind, age_ms = hub.lag()
     assert behind == 2 and age_ms >= 0  # sequence.created and command.executed
     hub.pump()
     assert hub.lag() == (0, 0.0)
+
+
+def test_a_tailer_with_no_live_subscriber_is_behind_nobody(hub, service):
+    hub.ensure_started()
+    for name in ("one", "two"):
+        service.create_sequence(name, start_position="alpha1")  # nobody to send these to
+    assert hub.lag() == (0, 0.0)
+    service.create_sequence("three", start_position="alpha1")
+    sub = subscriber()
+    hub.register(sub)
+    with hub.store.read() as uow:
+        end = uow.last_event_id()
+    assert hub.go_live(sub) == end  # live from the end of the log, not from before it
