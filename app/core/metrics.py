@@ -36,6 +36,9 @@ EVENT_LOG_LAG = Gauge("tka_event_log_lag_events",
                       "measured by the store watchdog after each ping, and by /health)", multiprocess_mode="livemax")
 DB_CALL_DURATION = Histogram("tka_db_call_duration_seconds", "Store transaction duration", ["op"],
                              buckets=LATENCY_BUCKETS)
+STORE_COMMIT_COMMANDS = Histogram("tka_store_commit_commands",
+                                  "Commands per committed write transaction on SQLite (group commit: commands that "
+                                  "queue behind one commit share the next)", buckets=(1, 2, 4, 8, 16, 32, 64))
 IDEMPOTENT_REPLAYS = Counter("tka_idempotent_replays", "POSTs answered from an Idempotency-Key record")
 UNDOS = Counter("tka_undo", "Commands undone")
 REDOS = Counter("tka_redo", "Commands redone")
@@ -43,7 +46,7 @@ REDOS = Counter("tka_redo", "Commands redone")
 _STATE_VALUE = {"closed": 0, "half-open": 1, "open": 2}
 _ALL = (HTTP_REQUESTS, HTTP_DURATION, BREAKER_STATE, BREAKER_TRANSITIONS, WEBSOCKET_CONNECTIONS,
         EVENTS_PUBLISHED, EVENTS_DELIVERED, EVENT_DELIVERY_LAG, EVENT_LOG_LAG, DB_CALL_DURATION, IDEMPOTENT_REPLAYS,
-        UNDOS, REDOS)
+        STORE_COMMIT_COMMANDS, UNDOS, REDOS)
 
 
 def breaker_changed(name: str, _old: str, new: str) -> None:

@@ -504,6 +504,7 @@ class Hub:
                     # the committing workers CPU). ``position`` trails the log by up to IDLE_WAIT
                     # and catches up at once when a subscriber goes live (go_live).
                     self._nudge.wait(IDLE_WAIT)
+                    self._watcher.wait(0)  # drain the doorbells / NOTIFYs of meanwhile: none back up
                     pending = True
                 self._nudge.clear()
                 if self._stopping.is_set():

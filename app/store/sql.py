@@ -2,7 +2,9 @@
 
 Writes run in short serialized transactions (``BEGIN IMMEDIATE`` on SQLite, a transaction-scoped
 advisory lock on PostgreSQL), so the sequence state, its command-history entry and its events
-commit together or not at all, and event ids are assigned in commit order.
+commit together or not at all, and event ids are assigned in commit order. On SQLite, commands
+queued behind a running transaction share the next one (``transact``, app/store/group.py), and
+WAL checkpoints run beside the writers (app/store/checkpoint.py), not inside their commits.
 """
 
 from __future__ import annotations
@@ -276,6 +278,7 @@ class Store:
                 if job.error is None:
                     job.error = exc
             return
+        metrics.STORE_COMMIT_COMMANDS.observe(len(live))
         self._committed(uow)
 
     @contextmanager

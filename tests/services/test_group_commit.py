@@ -10,6 +10,7 @@ from typing import Any, Callable
 import pytest
 import sqlalchemy as sa
 
+from app.core import metrics
 from app.core.commands import CommandState
 from app.core.events import Event
 from app.services.sequences import SequenceManagementService
@@ -79,6 +80,13 @@ def store(tmp_path):
     store.dispose()
 
 
+def _commits_of_3_or_4() -> float:
+    """How many commits held 3 or 4 commands, by the tka_store_commit_commands histogram."""
+    buckets = {s.labels["le"]: s.value for m in metrics.STORE_COMMIT_COMMANDS.collect() for s in m.samples
+               if s.name.endswith("_bucket")}
+    return buckets["4.0"] - buckets["2.0"]
+
+
 def _setting(store: Store, key: str) -> str | None:
     with store.read() as uow:
         return uow.get_setting(key)
@@ -97,6 +105,7 @@ def test_a_command_that_fails_in_a_shared_commit_is_rolled_back_alone(store):
     def refuse(_uow: Any) -> None:
         raise ValueError("refused")
 
+    before = _commits_of_3_or_4()
     batch = Batch(store)
     results = batch.run([("good", _writes("good")), ("bad", _writes("bad", then=refuse)),
                          ("after", _writes("after"))])
@@ -104,6 +113,7 @@ def test_a_command_that_fails_in_a_shared_commit_is_rolled_back_alone(store):
     assert isinstance(results["bad"], ValueError)
     # the three queued commands ran in one transaction, led by one thread
     assert batch.threads["good"] == batch.threads["bad"] == batch.threads["after"]
+    assert _commits_of_3_or_4() == before + 1  # tka_store_commit_commands saw it
     assert [_setting(store, k) for k in ("first", "good", "bad", "after")] == ["1", "1", None, "1"]
 
 
