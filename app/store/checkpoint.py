@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 EVERY_COMMITS = 64
 INTERVAL_S = 0.5
 RESTART_FRAMES = 1000  # SQLite's own default threshold (pages): about 4 MB of WAL
+IDLE_EXIT_S = 30.0  # a checkpointer with no commits for this long ends; the next commit starts one
 
 
 class Checkpointer:
@@ -65,17 +66,26 @@ class Checkpointer:
         with self._lock:
             if self._pid == os.getpid() or self._stop.is_set():
                 return
+            if self._thread is not None and self._thread.is_alive() and self._pid == 0:
+                self._thread.join()  # an idle exit in progress: it holds nothing, it ends at once
             self._pid = os.getpid()
             self._thread = threading.Thread(target=self._run, name="tka-wal-checkpoint", daemon=True)
             self._thread.start()
 
     def _run(self) -> None:
         conn: sqlite3.Connection | None = None
+        idle = 0.0
         while not self._stop.is_set():
             self._wake.wait(self.interval)
             self._wake.clear()
-            if self._stop.is_set() or self._commits == 0:
+            if self._stop.is_set():
+                break
+            if self._commits == 0:
+                idle += self.interval
+                if idle >= IDLE_EXIT_S and self._idle_exit():
+                    break
                 continue
+            idle = 0.0
             self._commits = 0
             try:
                 if conn is None:
@@ -90,6 +100,14 @@ class Checkpointer:
                 log.debug("WAL checkpoint skipped: %s", exc)
         if conn is not None:
             conn.close()
+
+    def _idle_exit(self) -> bool:
+        """End this thread (a store nobody writes to keeps no thread); False if a commit came."""
+        with self._lock:
+            if self._commits:
+                return False
+            self._pid = 0  # the next commit starts a new checkpointer
+            return True
 
     def stop(self) -> None:
         self._stop.set()

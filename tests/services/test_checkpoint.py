@@ -19,18 +19,22 @@ def test_commits_leave_checkpoints_to_the_background_and_the_wal_stays_bounded(t
     store = Store(f"sqlite:///{tmp_path / 'wal.db'}")
     store.migrate()
     assert store._checkpointer is not None
-    store._checkpointer.restart_frames = 100  # pages: a WAL of 600 commits must start over
+    store._checkpointer.restart_frames = 1  # every round ends with the pass under the write locks
     with store.read() as uow:  # no connection of ours checkpoints inside a COMMIT
         assert uow.conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
-    commits = 600
-    for i in range(commits):
-        with store.write() as uow:
-            uow.set_setting("counter", str(i))
     checkpointer = store._checkpointer
-    deadline = time.monotonic() + 30
-    while checkpointer.restarts < 2:
-        assert time.monotonic() < deadline, "the background checkpointer never ran"
-        time.sleep(0.01)
+    commits = 600
+
+    for chunk in range(4):  # 150 commits, then wait for a checkpoint that came after some of them
+        before = checkpointer.restarts
+        for i in range(chunk * 150, (chunk + 1) * 150):
+            with store.write() as uow:
+                uow.set_setting("counter", str(i))
+        deadline = time.monotonic() + 30
+        while checkpointer.restarts <= before:
+            assert time.monotonic() < deadline, "the background checkpointer never ran"
+            time.sleep(0.01)
+    checkpointer.stop()  # only one checkpoint runs at a time: ours below must not meet its
     with store.read() as uow:
         busy, frames, _ = uow.conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
     # every commit appends a frame at least: without restarts the WAL would hold more than 600
@@ -42,3 +46,29 @@ def test_commits_leave_checkpoints_to_the_background_and_the_wal_stays_bounded(t
     with engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT value FROM settings WHERE key = 'counter'").scalar() == str(commits - 1)
     engine.dispose()
+
+
+def test_a_store_nobody_writes_to_keeps_no_checkpoint_thread(tmp_path, monkeypatch):
+    import app.store.checkpoint as checkpoint
+
+    monkeypatch.setattr(checkpoint, "IDLE_EXIT_S", 0.2)
+    store = Store(f"sqlite:///{tmp_path / 'idle.db'}")
+    store.migrate()
+    checkpointer = store._checkpointer
+    assert checkpointer is not None
+    checkpointer.interval = 0.05
+
+    def wait_for(condition) -> None:
+        deadline = time.monotonic() + 30
+        while not condition():
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+
+    wait_for(lambda: checkpointer.checkpoints >= 1)  # the migration's commits
+    wait_for(lambda: not _checkpoint_threads())  # idle: the thread ended
+    with store.write() as uow:
+        uow.set_setting("again", "1")
+    assert len(_checkpoint_threads()) == 1  # the next commit started one
+    wait_for(lambda: checkpointer.checkpoints >= 2)
+    store.dispose()
+    assert not _checkpoint_threads()
