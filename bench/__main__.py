@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--only letters,add_beat,http,events,resilience,faults]``: run, print, save JSON."""
+"""``python -m bench [--quick] [--only letters,add_beat,store,http,events,resilience,faults]``: run, print, save JSON."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("letters", "add_beat", "http", "events", "resilience", "faults")
+SECTIONS = ("letters", "add_beat", "store", "http", "events", "resilience", "faults")
 
 
 def _log(message: str) -> None:
@@ -65,6 +65,7 @@ def _run_section(name: str, quick: bool) -> dict[str, Any]:
     runners: dict[str, Callable[[], dict[str, Any]]] = {
         "letters": lambda: micro.bench_letters(quick),
         "add_beat": lambda: micro.bench_add_beat(quick),
+        "store": lambda: _optional("bench.store", quick),
         "http": lambda: http.bench_http(quick, log=_log),
         "events": lambda: _events(quick),
         "resilience": lambda: _optional("bench.resilience", quick),
@@ -106,6 +107,23 @@ def report(results: dict[str, Any]) -> str:
             f"  SequenceManagementService.add_beat  p50 {s['p50_ms']:.3f} ms  p99 {s['p99_ms']:.3f} ms  ({add['service_per_s']:,.0f}/s)",
             f"  baseline: sqlite3 INSERT+commit     p50 {b['p50_ms']:.3f} ms  p99 {b['p99_ms']:.3f} ms  ({add['baseline_per_s']:,.0f}/s)",
             f"  slowdown                            p50 x{add['slowdown_p50']}  p99 x{add['slowdown_p99']}",
+        ]
+    store = results.get("store")
+    if store and "error" not in store:
+        lat, con = store["latency"], store["concurrent"]
+        lines += [
+            "",
+            "Issue 3  the store's write path in process: create_sequence, one command per call (bench/store.py)",
+            f"  1 thread, background checkpoints   p50 {lat['current']['p50_ms']:.3f} ms  p99 {lat['current']['p99_ms']:.3f} ms"
+            f"  mean {lat['current']['mean_ms']:.3f} ms",
+            f"  baseline: checkpoint in the COMMIT p50 {lat['inline_autocheckpoint']['p50_ms']:.3f} ms"
+            f"  p99 {lat['inline_autocheckpoint']['p99_ms']:.3f} ms  mean {lat['inline_autocheckpoint']['mean_ms']:.3f} ms",
+            f"  {'':35}p99 ratio {lat['p99_ratio']}  mean ratio {lat['mean_ratio']}",
+            f"  {con['threads']} threads, group commit           {con['current']['per_s']:,}/s"
+            f"  cpu {con['current']['cpu_ms_per_create']} ms/create  ({con['commands_per_commit']} commands per commit)",
+            f"  baseline: a transaction per command {con['one_transaction_per_command']['per_s']:,}/s"
+            f"  cpu {con['one_transaction_per_command']['cpu_ms_per_create']} ms/create",
+            f"  {'':35}ratio {con['ratio_per_s']}  cpu ratio {con['ratio_cpu']}",
         ]
     http = results.get("http")
     if http and "error" not in http:

@@ -70,11 +70,13 @@ def test_peer_durable_create_commits_sequence_history_and_events(tmp_path: Path,
 
 
 def test_quick_micro_benchmarks_write_results(tmp_path: Path) -> None:
-    assert main(["--quick", "--only", "letters,add_beat", "--results-dir", str(tmp_path)]) == 0
+    assert main(["--quick", "--only", "letters,add_beat,store", "--results-dir", str(tmp_path)]) == 0
     results = json.loads((tmp_path / "latest.json").read_text())
     assert results["meta"]["quick"] is True
     assert {"identify_per_s", "baseline_call_per_s", "ratio_vs_call"} <= results["letters"].keys()
     assert {"service", "baseline_sqlite_insert", "slowdown_p50"} <= results["add_beat"].keys()
+    assert {"current", "inline_autocheckpoint", "p99_ratio"} <= results["store"]["latency"].keys()
+    assert results["store"]["concurrent"]["commands_per_commit"] >= 1
     assert len(list(tmp_path.glob("*.json"))) == 2  # latest + the timestamped copy
 
 
