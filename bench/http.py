@@ -121,8 +121,11 @@ def start_tka(tmp: Path, workers: int = 2, extra: list[str] | None = None) -> Se
 
 
 def start_peer(tmp: Path, sequence: dict[str, Any], workers: int = 2, threads: int = 16) -> Server:
+    from bench.peer import _Durable
+
     path = tmp / "peer-sequence.json"
     path.write_text(json.dumps(sequence))
+    _Durable.prepare(str(tmp / "peer.db"))
     return Server("peer", lambda port: [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread",
                                         "--threads", str(threads), "-b", f"127.0.0.1:{port}",
                                         "--no-control-socket", "--log-level", "warning", "bench.peer:app"],

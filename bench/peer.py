@@ -130,17 +130,32 @@ class _Durable:
     def __init__(self, path: str | None) -> None:
         self.path = path
         self._local = threading.local()
+        self._prepared = False
+        self._prepare_lock = threading.Lock()
+
+    @classmethod
+    def prepare(cls, path: str) -> None:
+        """WAL mode and the tables, once. The bench does it before gunicorn starts: switching to
+        WAL needs the file to itself, and 32 threads' first requests would race for it."""
+        conn = sqlite3.connect(path, isolation_level=None, timeout=10)
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            for ddl in cls.SCHEMA:
+                conn.execute(ddl)
+        finally:
+            conn.close()
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             if not self.path:
                 raise RuntimeError("TKA_BENCH_PEER_DB is not set")
+            with self._prepare_lock:  # a no-op read once the bench has prepared the file
+                if not self._prepared:
+                    self.prepare(self.path)
+                    self._prepared = True
             conn = sqlite3.connect(self.path, isolation_level=None, timeout=10, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            for ddl in self.SCHEMA:
-                conn.execute(ddl)
             self._local.conn = conn
         return conn
 
