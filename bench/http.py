@@ -237,27 +237,29 @@ def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_p
         entry["target_ratio_rps"] = TARGETS[case]
         entry["meets_target"] = entry["ratio_rps"] is not None and entry["ratio_rps"] >= TARGETS[case]
         out[case] = entry
-    durable_rps = _median([x["rps"] for x in durable])
-    out["post"]["durable_peer"] = {
-        "what": "the peer's POST /api/durable/sequences: sequence + history entry + 2 events in one SQLite "
-                "transaction (WAL, synchronous=NORMAL), plain Flask, same gunicorn",
-        "rps": durable_rps, "p99_ms": _median([x["p99_ms"] for x in durable if x["p99_ms"] is not None]),
-        "server_cpu_ms_per_req": _median([x["server_cpu_ms_per_req"] for x in durable
-                                          if x.get("server_cpu_ms_per_req") is not None]),
-        "non_2xx": sum(x["non_2xx"] for x in durable),
-    }
-    out["post"]["ratio_rps_vs_durable_peer"] = round(out["post"]["tka"]["rps"] / durable_rps, 3) if durable_rps else None
-    floor_rps = _median([x["rps"] for x in floors])
-    out["post"]["http_stack_only"] = {
-        "what": "bench/floor.py: tka's app (gunicorn, Flask, Connexion validation, edge, metrics) with a canned "
-                "create handler, no service or store",
-        "rps": floor_rps, "p99_ms": _median([x["p99_ms"] for x in floors if x["p99_ms"] is not None]),
-        "server_cpu_ms_per_req": _median([x["server_cpu_ms_per_req"] for x in floors
-                                          if x.get("server_cpu_ms_per_req") is not None]),
-        "non_2xx": sum(x["non_2xx"] for x in floors),
-        "ratio_rps_vs_peer": round(floor_rps / out["post"]["peer"]["rps"], 3) if out["post"]["peer"]["rps"] else None,
-    }
+    durable_peer = _summary(durable, "the peer's POST /api/durable/sequences: sequence + history entry + 2 events "
+                                     "in one SQLite transaction (WAL, synchronous=NORMAL), plain Flask, same gunicorn")
+    out["post"]["durable_peer"] = durable_peer
+    out["post"]["ratio_rps_vs_durable_peer"] = \
+        round(out["post"]["tka"]["rps"] / durable_peer["rps"], 3) if durable_peer["rps"] else None
+    floor = _summary(floors, "bench/floor.py: tka's app (gunicorn, Flask, Connexion validation, edge, metrics) "
+                             "with a canned create handler, no service or store")
+    peer_rps = out["post"]["peer"]["rps"]
+    floor["ratio_rps_vs_peer"] = round(floor["rps"] / peer_rps, 3) if peer_rps else None
+    out["post"]["http_stack_only"] = floor
     return out
+
+
+def _summary(runs: list[dict[str, Any]], what: str) -> dict[str, Any]:
+    """Medians of a side server's rounds (the durable peer, the canned-handler floor)."""
+    return {
+        "what": what,
+        "rps": _median([x["rps"] for x in runs]),
+        "p99_ms": _median([x["p99_ms"] for x in runs if x["p99_ms"] is not None]),
+        "server_cpu_ms_per_req": _median([x["server_cpu_ms_per_req"] for x in runs
+                                          if x.get("server_cpu_ms_per_req") is not None]),
+        "non_2xx": sum(x["non_2xx"] for x in runs),
+    }
 
 
 def _measured(load: LoadGenerator, server: Server, path: str, request: Request, duration: float) -> dict[str, Any]:

@@ -81,10 +81,9 @@ def create_app(sequence: dict[str, Any] | None = None) -> flask.Flask:
 
     @app.post("/api/sequences")
     def create_sequence() -> Any:
-        body = flask.request.get_json(silent=True)
-        name = body.get("name") if isinstance(body, dict) else None
-        if not isinstance(name, str) or not name.strip() or len(name) > 100:
-            return {"title": "Bad Request", "status": 400, "detail": "name is required"}, 400
+        name = _name()
+        if name is None:
+            return BAD_NAME
         now = _now()
         seq = {"id": str(uuid.uuid4()), "name": name, "word": "", "beats": [], "start_position": None,
                "start_position_beat": None, "end_position": None, "grid_mode": None, "length": 0,
@@ -98,14 +97,23 @@ def create_app(sequence: dict[str, Any] | None = None) -> flask.Flask:
 
     @app.post("/api/durable/sequences")
     def create_durable_sequence() -> Any:
-        body = flask.request.get_json(silent=True)
-        name = body.get("name") if isinstance(body, dict) else None
-        if not isinstance(name, str) or not name.strip() or len(name) > 100:
-            return {"title": "Bad Request", "status": 400, "detail": "name is required"}, 400
+        name = _name()
+        if name is None:
+            return BAD_NAME
         seq = durable.create(name)
         return _created(envelope(seq, f"Create sequence '{name}'"), seq["id"])
 
     return app
+
+
+BAD_NAME = ({"title": "Bad Request", "status": 400, "detail": "name is required"}, 400)
+
+
+def _name() -> str | None:
+    """The request body's ``name``, or None when it is missing or not 1..100 characters."""
+    body = flask.request.get_json(silent=True)
+    name = body.get("name") if isinstance(body, dict) else None
+    return name if isinstance(name, str) and name.strip() and len(name) <= 100 else None
 
 
 def _created(body: dict[str, Any], sequence_id: str) -> flask.Response:

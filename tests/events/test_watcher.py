@@ -91,21 +91,3 @@ def test_postgres_listen_goes_through_the_events_breaker_and_recovers(pg_url):
             db.start()
         service.store.dispose()
 
-
-def test_a_zero_wait_drains_every_notify_so_an_idle_tailer_leaves_none_queued(pg_url):
-    """An idle tailer (no live subscriber) does not wake per commit; every IDLE_WAIT it drains what
-    came meanwhile with wait(0), so NOTIFYs never pile up on its LISTEN connection."""
-    service = bootstrap(pg_url).resolve(SequenceManagementService)
-    watcher = PostgresWatcher(service.store)
-    try:
-        for i in range(5):
-            service.create_sequence(f"n{i}")
-        time.sleep(0.3)  # let the five NOTIFYs reach the LISTEN socket (not a timing assertion)
-        woke = 0
-        while watcher.wait(0):
-            woke += 1
-            assert woke < 5, "each wait(0) read one NOTIFY: they would pile up"
-        assert woke >= 1
-    finally:
-        watcher.close()
-        service.store.dispose()

@@ -4,11 +4,11 @@ and still keep the WAL bounded."""
 from __future__ import annotations
 
 import threading
-import time
 
 import sqlalchemy as sa
 
 from app.store import Store
+from tests.waiting import wait_until
 
 
 def _checkpoint_threads() -> list[threading.Thread]:
@@ -30,10 +30,7 @@ def test_commits_leave_checkpoints_to_the_background_and_the_wal_stays_bounded(t
         for i in range(chunk * 150, (chunk + 1) * 150):
             with store.write() as uow:
                 uow.set_setting("counter", str(i))
-        deadline = time.monotonic() + 30
-        while checkpointer.restarts <= before:
-            assert time.monotonic() < deadline, "the background checkpointer never ran"
-            time.sleep(0.01)
+        wait_until(lambda: checkpointer.restarts > before, "a checkpoint pass under the write locks")
     checkpointer.stop()  # only one checkpoint runs at a time: ours below must not meet its
     with store.read() as uow:
         busy, frames, _ = uow.conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
@@ -58,17 +55,11 @@ def test_a_store_nobody_writes_to_keeps_no_checkpoint_thread(tmp_path, monkeypat
     assert checkpointer is not None
     checkpointer.interval = 0.05
 
-    def wait_for(condition) -> None:
-        deadline = time.monotonic() + 30
-        while not condition():
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
-
-    wait_for(lambda: checkpointer.checkpoints >= 1)  # the migration's commits
-    wait_for(lambda: not _checkpoint_threads())  # idle: the thread ended
+    wait_until(lambda: checkpointer.checkpoints >= 1, "a checkpoint of the migration's commits")
+    wait_until(lambda: not _checkpoint_threads(), "the idle checkpointer's thread ending")
     with store.write() as uow:
         uow.set_setting("again", "1")
     assert len(_checkpoint_threads()) == 1  # the next commit started one
-    wait_for(lambda: checkpointer.checkpoints >= 2)
+    wait_until(lambda: checkpointer.checkpoints >= 2, "a checkpoint by the new thread")
     store.dispose()
     assert not _checkpoint_threads()

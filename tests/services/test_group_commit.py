@@ -4,7 +4,6 @@ next one, and still succeed or fail one by one."""
 from __future__ import annotations
 
 import threading
-import time
 from typing import Any, Callable
 
 import pytest
@@ -17,6 +16,7 @@ from app.services.sequences import SequenceManagementService
 from app.store import Store
 from app.store import schema as t
 from app.store.sql import StoreUnavailable
+from tests.waiting import wait_until
 
 
 class Batch:
@@ -60,11 +60,8 @@ class Batch:
         group = self.store._group
         assert group is not None
         for count, (name, work) in enumerate(queued, start=1):
-            self._start(name, work)
-            deadline = time.monotonic() + 10
-            while len(group._waiting) < count:  # queued behind "first", in this order
-                assert time.monotonic() < deadline, "the command never queued"
-                time.sleep(0.001)
+            self._start(name, work)  # queued behind "first", in this order
+            wait_until(lambda n=count: len(group._waiting) >= n, f"{name} queuing behind the running commit")
         self._release.set()
         for caller in self._callers:
             caller.join(10)
