@@ -4,7 +4,11 @@ Settings come from TKA_* environment variables (see app/settings.py); ``tka serv
 server with flags.
 """
 
-from app.cli import gunicorn_options, metrics_dir
+from app.core.greenlets import patch_for, worker_class
+
+patch_for(worker_class())  # before the app's imports (see app/core/greenlets.py)
+
+from app.cli import gunicorn_options, metrics_dir  # noqa: E402
 
 metrics_dir()  # before app.settings pulls in prometheus_client
 

@@ -9,6 +9,7 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from app import __version__
+from app.core.greenlets import WORKER_CLASSES
 
 if TYPE_CHECKING:
     from app.settings import Settings
@@ -33,6 +34,9 @@ def metrics_dir() -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from app.core.greenlets import patch_for, worker_class
+
+    patch_for(worker_class(args.worker_class))  # before the app's imports
     metrics_dir()
     from gunicorn.app.base import BaseApplication
 
@@ -42,6 +46,7 @@ def _serve(args: argparse.Namespace) -> int:
     from app.wsgi import build
 
     settings = Settings.from_env(host=args.host, port=args.port, workers=args.workers, threads=args.threads,
+                                 worker_class=args.worker_class,
                                  database_url=args.database, token=args.token,
                                  cors_origins=tuple(args.cors_origin) if args.cors_origin else None)
     settings.check()
@@ -61,7 +66,7 @@ def _serve(args: argparse.Namespace) -> int:
             return build(settings)
 
     print(f"tka {__version__} serving http://{settings.host}:{settings.port} "
-          f"({settings.workers} workers, {store.kind})", file=sys.stderr, flush=True)
+          f"({settings.workers} {settings.worker_class} workers, {store.kind})", file=sys.stderr, flush=True)
     Server().run()
     return 0
 
@@ -73,7 +78,7 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
     options = {
         "bind": f"{host}:{settings.port}",
         "workers": settings.workers,
-        "worker_class": "gthread",
+        "worker_class": settings.worker_class,
         "threads": settings.threads,
         "graceful_timeout": settings.graceful_timeout,
         "timeout": 30,
@@ -131,7 +136,10 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--host", help="bind address (default 127.0.0.1; others need --token)")
     serve.add_argument("--port", type=int, help="port (default 8000)")
     serve.add_argument("--workers", type=int, help="gunicorn worker processes (default 2)")
-    serve.add_argument("--threads", type=int, help="threads per worker for HTTP requests (default 32); "
+    serve.add_argument("--worker-class", choices=WORKER_CLASSES,
+                       help="gevent (default: a greenlet per request and per WebSocket) or gthread "
+                            "(an OS thread per request); TKA_WORKER_CLASS")
+    serve.add_argument("--threads", type=int, help="gthread only: threads per worker for HTTP requests (default 32); "
                                                   "WebSocket connections get theirs on top (TKA_WS_MAX_CONNECTIONS)")
     serve.add_argument("--database", help="SQLAlchemy URL: sqlite:///path or postgresql://... "
                                           "(default: SQLite in the per-user data dir)")

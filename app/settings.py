@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass, field
 
 from app.api.security import LOOPBACK_HOSTS, EdgeConfig
+from app.core.greenlets import DEFAULT_WORKER_CLASS, WORKER_CLASSES
+from app.core.greenlets import worker_class as configured_worker_class
 
 
 @dataclass(frozen=True)
@@ -15,6 +17,7 @@ class Settings:
     port: int = 8000
     workers: int = 2
     threads: int = 32
+    worker_class: str = DEFAULT_WORKER_CLASS  # app/core/greenlets.py
     database_url: str | None = None  # None: SQLite in the per-user data dir
     token: str | None = None
     cors_origins: tuple[str, ...] = ()
@@ -31,6 +34,7 @@ class Settings:
             "port": int(env.get("TKA_PORT", cls.port)),
             "workers": int(env.get("TKA_WORKERS", cls.workers)),
             "threads": int(env.get("TKA_THREADS", cls.threads)),
+            "worker_class": configured_worker_class(),
             "database_url": env.get("TKA_DATABASE_URL") or None,
             "token": env.get("TKA_API_TOKEN") or None,
             "cors_origins": tuple(o for o in env.get("TKA_CORS_ORIGINS", "").split(",") if o),
@@ -51,6 +55,8 @@ class Settings:
             return False
 
     def check(self) -> None:
+        if self.worker_class not in WORKER_CLASSES:
+            raise SystemExit(f"unknown worker class {self.worker_class!r}: choose one of {', '.join(WORKER_CLASSES)}")
         if not self.is_loopback and not self.token:
             raise SystemExit(f"refusing to bind {self.host}: binding beyond loopback needs a token "
                              "(--token or TKA_API_TOKEN); every /api request must then carry it")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.api import create_app
 from app.bootstrap import bootstrap
+from app.core.greenlets import take_turns
 from app.settings import Settings
 from app.store.monitor import StoreMonitor
 from app.store.sql import default_database_url
@@ -13,7 +14,9 @@ def build(settings: Settings | None = None, *, migrate: bool = False):  # noqa: 
     settings = settings or Settings.from_env()
     container = bootstrap(settings.database_url or default_database_url(), migrate=migrate)
     container.resolve(StoreMonitor).start()  # this worker's watchdog: see app/store/monitor.py
-    return create_app(container, edge=settings.edge(), validate_responses=settings.validate_responses)
+    app = create_app(container, edge=settings.edge(), validate_responses=settings.validate_responses)
+    app.wsgi_app = take_turns(app.wsgi_app)  # type: ignore[method-assign]
+    return app
 
 
 def __getattr__(name: str):  # noqa: ANN202 - lazy, so importing this module builds nothing

@@ -148,6 +148,10 @@ def report(results: dict[str, Any]) -> str:
                 lines.append(f"  {'POST, tka with a canned handler':36} tka  {f['rps']:8.1f} req/s  p99 {f['p99_ms']:7.2f} ms"
                              f"  cpu {f['server_cpu_ms_per_req']} ms/req  ->  / peer {f['ratio_rps_vs_peer']}"
                              "  (the HTTP stack's share)")
+            if "tka_gthread" in e:
+                g = e["tka_gthread"]
+                lines.append(f"  {'tka on gthread workers':36} tka  {g['rps']:8.1f} req/s  p99 {g['p99_ms']:7.2f} ms"
+                             f"  cpu {g['server_cpu_ms_per_req']} ms/req  ->  / peer {g['ratio_rps_vs_peer']}")
     events = results.get("events")
     if events is not None:
         lines += ["", "Events (bench/events.py)"]

@@ -159,11 +159,14 @@ def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_p
     with tempfile.TemporaryDirectory(prefix="tka-bench-http-") as tmp_name:
         tmp = Path(tmp_name)
         tka = start_tka(tmp)
-        peer = floor = None
+        peer = floor = gthread = None
         try:
             seq = sixteen_beat_sequence(tka)
             peer = start_peer(tmp, seq)
             floor = start_floor(tmp)
+            (tmp / "gthread").mkdir()
+            gthread = start_tka(tmp / "gthread", extra=["--worker-class", "gthread"])
+            gthread_seq = sixteen_beat_sequence(gthread)
             _, tka_body, tka_bytes = http_json("GET", f"{tka.url}/api/sequences/{seq['id']}")
             _, peer_body, peer_bytes = http_json("GET", f"{peer.url}/api/sequences/{seq['id']}")
             if peer_body["data"] != tka_body["data"]:
@@ -181,8 +184,10 @@ def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_p
             if warmup:
                 load.run(peer.url + "/api/durable/sequences", cases["post"][1], duration=warmup)
                 load.run(floor.url + "/api/sequences", cases["post"][1], duration=warmup)
+                load.run(gthread.url + "/api/sequences", cases["post"][1], duration=warmup)
             durable: list[dict[str, Any]] = []  # the peer's durable create: a second POST baseline
             floors: list[dict[str, Any]] = []  # tka's HTTP stack with a canned create
+            threaded: dict[str, list[dict[str, Any]]] = {c: [] for c in cases}  # tka on gthread workers
             for r in range(rounds):
                 durable.append(_measured(load, peer, "/api/durable/sequences", cases["post"][1], duration))
                 log(f"  round {r + 1}/{rounds} POST peer (durable, SQLite) {durable[-1]['rps']:8.1f} req/s "
@@ -190,6 +195,11 @@ def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_p
                 floors.append(_measured(load, floor, "/api/sequences", cases["post"][1], duration))
                 log(f"  round {r + 1}/{rounds} POST tka, canned handler  {floors[-1]['rps']:8.1f} req/s "
                     f"p99 {floors[-1]['p99_ms']} ms  cpu {floors[-1]['server_cpu_ms_per_req']} ms/req")
+                for case, (path, request) in cases.items():
+                    path = path.replace(seq["id"], gthread_seq["id"])
+                    threaded[case].append(_measured(load, gthread, path, request, duration))
+                    log(f"  round {r + 1}/{rounds} {case.upper():4} tka, gthread workers {threaded[case][-1]['rps']:8.1f} "
+                        f"req/s p99 {threaded[case][-1]['p99_ms']} ms  cpu {threaded[case][-1]['server_cpu_ms_per_req']} ms/req")
                 for case, (path, request) in cases.items():
                     order = list(servers.items()) if r % 2 == 0 else list(servers.items())[::-1]
                     for name, server in order:
@@ -203,14 +213,14 @@ def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_p
                 if server.proc.poll() is not None:
                     raise RuntimeError(f"{server.name} died during the run: {server.log_tail()}")
         finally:
-            for server in (floor, peer, tka):
+            for server in (gthread, floor, peer, tka):
                 if server is not None:
                     server.stop()
 
     out: dict[str, Any] = {
         "load_generator": load.name,
         "threads": 2, "connections": 16, "duration_s": duration, "rounds": rounds, "warmup_s": warmup,
-        "servers": {"tka": "tka serve --workers 2 (default --threads 32), SQLite file, WAL",
+        "servers": {"tka": "tka serve --workers 2 (default worker class: gevent), SQLite file, WAL",
                     "peer": "gunicorn -w 2 -k gthread --threads 16 bench.peer:app (Flask 3, in memory)"},
         "get_body_bytes": {"tka": tka_bytes, "peer": peer_bytes},
     }
@@ -247,6 +257,10 @@ def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_p
     peer_rps = out["post"]["peer"]["rps"]
     floor["ratio_rps_vs_peer"] = round(floor["rps"] / peer_rps, 3) if peer_rps else None
     out["post"]["http_stack_only"] = floor
+    for case, runs in threaded.items():
+        other = _summary(runs, "tka serve --workers 2 --worker-class gthread (an OS thread per request)")
+        other["ratio_rps_vs_peer"] = round(other["rps"] / out[case]["peer"]["rps"], 3) if out[case]["peer"]["rps"] else None
+        out[case]["tka_gthread"] = other
     return out
 
 

@@ -30,6 +30,7 @@ from app.api.security import EdgeConfig, require_bearer, token_matches
 from app.api.serializers import beat_out, sequence_out
 from app.core.container import Container
 from app.core.events import Event, EventBus, utc_now
+from app.core.greenlets import cooperative
 from app.domain.models import BeatData, SequenceData
 from app.events import protocol as p
 from app.events.config import StreamConfig
@@ -214,6 +215,12 @@ class _GuardedSocket:
         self._sock = sock
         self._lock = threading.Lock()
         self._owed = b""
+        # A gevent socket waits for room on EAGAIN, whatever the flags, unless told not to wait.
+        if cooperative():
+            self._send_now: Callable[[bytes], int] = lambda frame: sock.send(  # type: ignore[call-arg]
+                frame, socket.MSG_DONTWAIT, timeout=0.0)
+        else:
+            self._send_now = lambda frame: sock.send(frame, socket.MSG_DONTWAIT)
 
     def send(self, data: bytes) -> int:
         with self._lock:
@@ -229,7 +236,7 @@ class _GuardedSocket:
             if self._owed:
                 return BUSY
             try:
-                written = self._sock.send(frame, socket.MSG_DONTWAIT)
+                written = self._send_now(frame)
             except OSError:  # full (EAGAIN) or broken: the session's blocking path deals with it
                 return BUSY
             if written < len(frame):

@@ -1,10 +1,11 @@
 """gunicorn settings for the event stream: thread sizing and closing sockets on shutdown.
 
-Sizing. flask-sock runs each socket on the gthread worker thread that accepted it, for the
-socket's whole life. So each worker's pool is the REST threads plus ``max_connections`` socket
-threads, and a worker refuses sockets beyond ``max_connections`` (close code 1013): however many
-clients connect, REST keeps its own threads. gthread starts pool threads on demand, so unused
-socket capacity costs nothing.
+Sizing. flask-sock runs each socket on the worker's thread (gthread) or greenlet (gevent) that
+accepted it, for the socket's whole life, and a worker refuses sockets beyond ``max_connections``
+(close code 1013). Under gthread each worker's pool is the REST threads plus ``max_connections``
+socket threads, so however many clients connect, REST keeps its own threads; gthread starts pool
+threads on demand, so unused socket capacity costs nothing. Under gevent ``worker_connections``
+bounds a worker's connections (REST and sockets) and the thread count does not apply.
 
 Shutdown. gunicorn's gthread worker waits up to the graceful timeout for open connections, and an
 open socket never ends by itself; so on SIGTERM (and SIGINT/SIGQUIT) every socket is closed with
@@ -20,6 +21,7 @@ import signal
 import tempfile
 from typing import Any
 
+from app.core.greenlets import cooperative
 from app.events.config import RUN_DIR_ENV, StreamConfig
 from app.events.hub import shutdown_all
 from app.events.registry import PeerRegistry
@@ -71,7 +73,12 @@ def post_worker_init(worker: Any) -> None:
     previous = signal.getsignal(signal.SIGTERM)
 
     def on_sigterm(signum: int, frame: Any) -> None:
-        shutdown_all(wait=False)  # never blocks: a signal handler
+        if cooperative():  # gevent runs a handler as a loop callback, where nothing may wait
+            import gevent
+
+            gevent.spawn(shutdown_all, wait=False)
+        else:
+            shutdown_all(wait=False)  # never blocks: a signal handler
         if callable(previous):
             previous(signum, frame)
 

@@ -16,7 +16,8 @@ wait for that pass (its sync of the database file, mostly), so it runs only once
 
 Each process that writes runs one checkpointer (started by its first commit, again after a fork).
 It checkpoints every ``every_commits`` commits, and ``interval`` seconds after a commit at the
-latest.
+latest. Under gevent the checkpointer is a greenlet, and the checkpoints themselves (copying pages,
+syncing the file) run on a real thread, so the worker's other greenlets go on meanwhile.
 """
 
 from __future__ import annotations
@@ -28,12 +29,18 @@ import threading
 from contextlib import AbstractContextManager
 from typing import Callable
 
+from app.core.greenlets import offload
+
 log = logging.getLogger(__name__)
 
 EVERY_COMMITS = 64
 INTERVAL_S = 0.5
 RESTART_FRAMES = 1000  # SQLite's own default threshold (pages): about 4 MB of WAL
 IDLE_EXIT_S = 30.0  # a checkpointer with no commits for this long ends; the next commit starts one
+
+
+def _checkpoint(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    return conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()  # type: ignore[no-any-return]
 
 
 class Checkpointer:
@@ -90,10 +97,10 @@ class Checkpointer:
             try:
                 if conn is None:
                     conn = sqlite3.connect(self.database, isolation_level=None, check_same_thread=False)
-                _, frames, _ = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                _, frames, _ = offload(_checkpoint, conn)
                 if frames >= self.restart_frames:
                     with self.writer_locks():
-                        conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                        offload(_checkpoint, conn)
                     self.restarts += 1
                 self.checkpoints += 1
             except Exception as exc:  # busy, the disk, the locks: the next round tries again
