@@ -3,8 +3,8 @@
 ``python -m bench.events [--quick]`` or ``bench.events.main(quick=...)`` (``make bench`` calls it).
 Measurements, not tests: nothing here passes or fails.
 
-Starts ``tka serve --workers 2`` on a fresh SQLite file (the defaults: gthread, 32 REST threads per
-worker plus one thread per socket). Clients live in two receiver processes, each one selector
+Starts ``tka serve --workers 2`` on a fresh SQLite file (the default worker class, gevent: a
+greenlet per request and per socket; ``TKA_WORKER_CLASS=gthread`` measures an OS thread each). Clients live in two receiver processes, each one selector
 thread over raw sockets with a minimal frame reader, so that a thousand clients cost the benchmark
 little CPU; on a 2-core machine they still share the CPUs with the server, so the numbers at 1000
 clients include that contention.
@@ -41,6 +41,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
+
+from app.core.greenlets import worker_class
 
 ROOT = Path(__file__).resolve().parents[1]
 RECEIVERS = 2
@@ -452,7 +454,7 @@ def main(quick: bool = False) -> dict[str, Any]:
         clients = Clients(server.port)
         try:
             result: dict[str, Any] = {
-                "setup": {"workers": 2, "store": "sqlite", "worker_class": "gthread",
+                "setup": {"workers": 2, "store": "sqlite", "worker_class": worker_class(),
                           "receivers": f"{RECEIVERS} processes, one selector thread each",
                           "cpus": os.cpu_count(), "load_average_before": os.getloadavg()},
                 "memory": memory(server, clients, 1000),
