@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import logging
 import threading
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -21,9 +22,27 @@ log = logging.getLogger(__name__)
 Handler = Callable[["Event"], None]
 
 
+_second: tuple[int, str] = (0, "")  # the last second formatted, and its text: a few calls per request
+
+
 def utc_now() -> str:
     """An ISO-8601 UTC timestamp with millisecond precision, the one format we emit."""
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_text(time.time())
+
+
+def utc_text(now: float) -> str:
+    """``now`` (seconds since the epoch) as ``isoformat(timespec="milliseconds")`` writes it in UTC,
+    ``2026-11-26T12:00:00.123Z``, in a third of the time: the second's text is kept."""
+    global _second
+    whole = int(now)
+    micros = round((now - whole) * 1e6)  # as datetime rounds a timestamp: to the microsecond, half-even
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    second, text = _second
+    if whole != second:
+        text = datetime.fromtimestamp(whole, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        _second = (whole, text)
+    return f"{text}.{micros // 1000:03d}Z"
 
 
 @dataclass(frozen=True, slots=True)

@@ -450,9 +450,9 @@ class _Hot:
         self._fixed = {name: compiled.binds[name].value for name in names
                        if not compiled.binds[name].required and compiled.binds[name].value is not None}
 
-    def parameters(self, params: dict[str, Any]) -> tuple[Any, ...]:
-        values = {**self._fixed, **params} if self._fixed else params
-        return tuple(values.get(name) if proc is None else proc(values.get(name)) for name, proc in self._binds)
+    def parameters(self, params: dict[str, Any]) -> list[Any]:
+        get = ({**self._fixed, **params} if self._fixed else params).get
+        return [get(name) if proc is None else proc(get(name)) for name, proc in self._binds]
 
 
 _SQLITE = sqlite_dialect.dialect()

@@ -1,4 +1,9 @@
-from app.core.events import Event, EventBus, matches
+from datetime import datetime, timezone
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from app.core.events import Event, EventBus, matches, utc_now, utc_text
 
 
 def test_subscribers_receive_by_exact_type_and_wildcards():
@@ -53,3 +58,16 @@ def test_pattern_matching():
     assert matches("sequence.*", "sequence.created")
     assert not matches("sequence.*", "command.executed")
     assert not matches("sequence.created", "sequence.created_x")
+
+
+@given(st.floats(min_value=0, max_value=4_102_444_800, allow_nan=False))  # 1970 .. 2100
+def test_utc_text_writes_what_isoformat_writes_to_the_millisecond(now):
+    expected = datetime.fromtimestamp(now, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    assert utc_text(now) == expected
+    assert utc_text(now + 1) != expected  # the kept second moves on
+
+
+def test_utc_now_is_now():
+    before = datetime.now(timezone.utc)
+    stamp = datetime.fromisoformat(utc_now().replace("Z", "+00:00"))
+    assert before.replace(microsecond=before.microsecond // 1000 * 1000) <= stamp <= datetime.now(timezone.utc)
