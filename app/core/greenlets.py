@@ -44,6 +44,20 @@ def cooperative() -> bool:
     return bool(monkey and monkey.is_module_patched("threading"))
 
 
+def os_thread_local() -> Any:
+    """A ``threading.local`` per OS thread even under gevent, where ``threading.local`` is per
+    greenlet (a greenlet per request: what it holds would be rebuilt for every connection). For
+    things a greenlet uses only within one C call, such as a SQLite connection: greenlets switch
+    between such calls, never inside one."""
+    if cooperative():
+        from gevent import monkey
+
+        return monkey.get_original("threading", "local")()
+    import threading
+
+    return threading.local()
+
+
 def offload(fn: Callable[..., T], *args: Any) -> T:
     """``fn(*args)``; under gevent on a real thread of gevent's pool, so that a long C call that
     releases the GIL (a WAL checkpoint and its fsync) does not stop every other greenlet of the

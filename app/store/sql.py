@@ -33,6 +33,7 @@ from app.core import metrics
 from app.core.breaker import Breaker, BreakerOpen
 from app.core.commands import CommandState, HistoryEntry, Snapshot
 from app.core.events import Event, utc_now
+from app.core.greenlets import cooperative, os_thread_local
 from app.store import schema as t
 from app.store.checkpoint import Checkpointer
 from app.store.group import GroupCommit, Job
@@ -42,6 +43,13 @@ log = logging.getLogger(__name__)
 
 PG_WRITE_LOCK = 0x544B41  # "TKA": serializes writers so event ids follow commit order
 BUSY_TIMEOUT_MS = 2000  # how long SQLite waits for another process's write lock, per attempt
+# Under gevent a wait inside SQLite would stop every greenlet of the worker: SQLite waits this long
+# only, and ``Store._begin`` waits out the rest (2 x BUSY_TIMEOUT_MS in all) between attempts.
+COOPERATIVE_BUSY_MS = 10
+
+
+def _busy_timeout_ms() -> int:
+    return COOPERATIVE_BUSY_MS if cooperative() else BUSY_TIMEOUT_MS
 WRITE_QUEUE_TIMEOUT_S = 6.0  # how long a write may queue behind others before it is refused (503)
 STATEMENT_TIMEOUT_MS = 5000
 CONNECT_TIMEOUT_S = 2
@@ -85,7 +93,7 @@ class Store:
         self._lock_fd: int | None = None
         if self._write_lock is not None and self.url.database and self.url.database != ":memory:":
             self._lock_fd = os.open(f"{self.url.database}.writelock", os.O_RDWR | os.O_CREAT, 0o600)
-        self._peek = threading.local()  # per-thread DB-API connections for peek_version
+        self._peek = os_thread_local()  # per-thread DB-API connections for peek_version
         # PostgreSQL takes concurrent writers on separate connections (and groups commits itself).
         self._group = GroupCommit(self._run_batch) if self._write_lock is not None else None
         self._on_events: list[Callable[[], None]] = []
@@ -108,7 +116,7 @@ class Store:
             conn = getattr(self._peek, "conn", None)
             if conn is None:
                 conn = sqlite3.connect(self.url.database, isolation_level=None, check_same_thread=True,
-                                       timeout=BUSY_TIMEOUT_MS / 1000)
+                                       timeout=_busy_timeout_ms() / 1000)
                 conn.execute("PRAGMA query_only=1")
                 self._peek.conn = conn
             return conn.execute(sql, params).fetchone()
@@ -140,7 +148,7 @@ class Store:
         if self.url.database and self.url.database != ":memory:":
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
-            self.url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
+            self.url, connect_args={"timeout": _busy_timeout_ms() / 1000, "check_same_thread": False},
         )
 
         @sa_event.listens_for(engine, "connect")
@@ -148,7 +156,7 @@ class Store:
             dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (pysqlite's is broken)
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cur.execute(f"PRAGMA busy_timeout={_busy_timeout_ms()}")
             cur.execute("PRAGMA synchronous=NORMAL")
             if self.url.database and self.url.database != ":memory:":
                 cur.execute("PRAGMA wal_autocheckpoint=0")  # app/store/checkpoint.py does it instead
@@ -183,7 +191,22 @@ class Store:
         except OperationalError as exc:
             if not _is_transient(exc):
                 raise
+        if cooperative():
+            return self._open_cooperatively(write)
         return self._open_again(write)
+
+    def _open_cooperatively(self, write: bool) -> tuple[Connection, Any]:
+        """Another program holds SQLite's lock (tka's own writers queue on the store's locks):
+        under gevent, try again every few milliseconds, the worker's other greenlets running
+        meanwhile, for as long as SQLite itself would have waited over two attempts."""
+        deadline = time.monotonic() + 2 * BUSY_TIMEOUT_MS / 1000
+        while True:
+            time.sleep(random.uniform(0.002, 0.01))
+            try:
+                return self._open(write)
+            except OperationalError as exc:
+                if not _is_transient(exc) or time.monotonic() >= deadline:
+                    raise
 
     @retry(retry=retry_if_exception(_is_transient), stop=stop_after_attempt(2),
            wait=wait_random_exponential(multiplier=0.05, max=0.3), reraise=True,

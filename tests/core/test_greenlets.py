@@ -85,3 +85,51 @@ def test_requests_take_turns_between_greenlets_under_gevent():
     assert out == "ababab"
     inner = lambda environ, start_response: [b""]  # noqa: E731
     assert take_turns(inner) is inner  # not under gevent: nothing added
+
+
+def test_a_write_waits_out_another_programs_lock_while_the_other_greenlets_run(tmp_path):
+    # SQLite's own wait for a lock happens inside one C call, which would stop the whole worker;
+    # under gevent it waits in short steps instead. The other greenlet here releases the outside
+    # lock only after 60 turns of its own: the write must see them all, and then succeed.
+    out = run_patched(f"""
+        import sqlite3, gevent
+        from app.store import Store
+        path = {str(tmp_path / "x.db")!r}
+        store = Store("sqlite:///" + path)
+        store.migrate()
+        with store.read() as uow:
+            busy_ms = uow.conn.exec_driver_sql("PRAGMA busy_timeout").scalar()
+        outside = sqlite3.connect(path, isolation_level=None)
+        outside.execute("BEGIN IMMEDIATE")
+        turns = []
+        def write():
+            with store.write() as uow:
+                uow.set_setting("k", "v")
+            return len(turns)
+        def other():
+            for i in range(60):
+                turns.append(i)
+                gevent.sleep(0.01)
+            outside.rollback()
+        writer = gevent.spawn(write)
+        gevent.joinall([writer, gevent.spawn(other)])
+        with store.read() as uow:
+            print(busy_ms, writer.value, uow.get_setting("k"))
+    """)
+    assert out == "10 60 v"
+
+
+def test_peek_connections_are_one_per_os_thread_under_gevent_not_one_per_greenlet(tmp_path):
+    out = run_patched(f"""
+        import gevent
+        from app.store import Store
+        store = Store("sqlite:///" + {str(tmp_path / "p.db")!r})
+        store.migrate()
+        ids = set()
+        def peek():
+            store.peek_last_event_id()
+            ids.add(id(store._peek.conn))
+        gevent.joinall([gevent.spawn(peek) for _ in range(5)])
+        print(len(ids))
+    """)
+    assert out == "1"
