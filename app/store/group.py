@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextvars
 import threading
+import time
 from collections import deque
 from typing import Any, Callable, Generic, TypeVar
 
@@ -63,6 +64,11 @@ class GroupCommit:
                 self._leading = job.lead = True
         if not job.lead:
             job._wake.wait()  # until a leader settled it, or made it the next leader
+        else:
+            # Let the writers that are ready to run reach the queue first, to share this commit:
+            # under gevent nothing else runs until the leader waits, so without this each
+            # request would commit alone (2.4 commands per commit in the HTTP bench, 4.2 with it).
+            time.sleep(0)
         if not job.done:
             self._lead(job)
         if job.error is not None:

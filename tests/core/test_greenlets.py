@@ -133,3 +133,20 @@ def test_peek_connections_are_one_per_os_thread_under_gevent_not_one_per_greenle
         print(len(ids))
     """)
     assert out == "1"
+
+
+def test_writers_ready_together_share_one_commit_under_gevent():
+    out = run_patched("""
+        import gevent
+        from app.store.group import GroupCommit
+        batches = []
+        def run_batch(jobs):
+            batches.append(len(jobs))
+            for job in jobs:
+                job.result = job.run(None)
+        group = GroupCommit(run_batch)
+        writers = [gevent.spawn(group.run, lambda _uow, i=i: i, 60.0) for i in range(5)]
+        gevent.joinall(writers)
+        print(batches, [w.value for w in writers])
+    """)
+    assert out == "[5] [0, 1, 2, 3, 4]"
