@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import threading
-import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Mapping, Sequence
 
@@ -24,7 +23,7 @@ from app.domain.errors import Discontinuity, DomainError, InvalidMotion, Invalid
 from app.domain.generator import generate_beats
 from app.domain.letters import letter_type_of, motion_pairs_for
 from app.domain.models import (
-    BeatData, SequenceData, beat_from_motions, blank_beat, normalize_beats, start_position_beat,
+    BeatData, SequenceData, beat_from_motions, blank_beat, new_id, normalize_beats, start_position_beat,
     validate_name,
 )
 from app.domain.motions import MotionData, make_motion
@@ -172,7 +171,7 @@ class SequenceManagementService:
         if length and beats:
             raise InvalidValue("length", "length.exclusive",
                                "give either length (that many blank beats) or beats, not both")
-        seq = SequenceData(id=str(uuid.uuid4()), name=name, metadata=dict(metadata or {}))
+        seq = SequenceData(id=new_id(), name=name, metadata=dict(metadata or {}))
         if start_position is not None:
             seq = replace(seq, start_position=start_position_beat(start_position))
         if length:
@@ -189,7 +188,7 @@ class SequenceManagementService:
         start = start_position_beat(start_position or "alpha1")
         beats = generate_beats(start.end_position, length, level=level, max_turns=max_turns,
                                rng=random.Random(seed))
-        seq = SequenceData(id=str(uuid.uuid4()), name=name, start_position=start,
+        seq = SequenceData(id=new_id(), name=name, start_position=start,
                            beats=normalize_beats(start, beats),
                            metadata={"generated": {"seed": seed, "level": level, "max_turns": max_turns}})
         extra = [("motion.generated", {"generation_method": "random", "seed": seed, "level": level,
@@ -397,7 +396,7 @@ class SequenceManagementService:
                 extra: list[tuple[str, dict[str, Any]]]) -> CommandOutcome:
         now = utc_now()
         seq = replace(seq, version=1, created_at=now, updated_at=now)
-        command_id = str(uuid.uuid4())
+        command_id = new_id()
         # Everything that does not need the database is built before the write lock is taken:
         # writers queue on it, so time spent holding it is throughput lost.
         stored = seq.to_dict()
@@ -426,7 +425,7 @@ class SequenceManagementService:
 
     def _command(self, sequence_id: str, expected_version: int | None,
                  change: Callable[[SequenceData], _Change]) -> CommandOutcome:
-        command_id = str(uuid.uuid4())
+        command_id = new_id()
 
         def work(uow: UnitOfWork) -> CommandOutcome:
             seq = self._load(uow, sequence_id)
