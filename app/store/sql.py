@@ -46,13 +46,13 @@ BUSY_TIMEOUT_MS = 2000  # how long SQLite waits for another process's write lock
 # Under gevent a wait inside SQLite would stop every greenlet of the worker: SQLite waits this long
 # only, and ``Store._begin`` waits out the rest (2 x BUSY_TIMEOUT_MS in all) between attempts.
 COOPERATIVE_BUSY_MS = 10
+WRITE_QUEUE_TIMEOUT_S = 6.0  # how long a write may queue behind others before it is refused (503)
+STATEMENT_TIMEOUT_MS = 5000
+CONNECT_TIMEOUT_S = 2
 
 
 def _busy_timeout_ms() -> int:
     return COOPERATIVE_BUSY_MS if cooperative() else BUSY_TIMEOUT_MS
-WRITE_QUEUE_TIMEOUT_S = 6.0  # how long a write may queue behind others before it is refused (503)
-STATEMENT_TIMEOUT_MS = 5000
-CONNECT_TIMEOUT_S = 2
 
 
 class StoreUnavailable(Exception):
