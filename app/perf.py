@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 HIGHER_IS_BETTER = ("rps", "per_s", "ratio_rps", "ops_per_s", "events_per_s")
-LOWER_IS_BETTER = ("_ms", "ms_per_req", "ms_per_create", "ratio_p99", "bytes_per_connection")
+LOWER_IS_BETTER = ("_ms", "ms_per_req", "ms_per_create", "kib_per_create", "ratio_p99", "bytes_per_connection")
 SKIP = ("elapsed_s", "target", "runs", "meta", "loadavg")
 
 

@@ -125,6 +125,15 @@ def report(results: dict[str, Any]) -> str:
             f"  cpu {con['one_transaction_per_command']['cpu_ms_per_create']} ms/create",
             f"  {'':35}ratio {con['ratio_per_s']}  cpu ratio {con['ratio_cpu']}",
         ]
+        wal = store.get("wal")
+        if wal:
+            lines += [
+                f"  {wal['threads']} threads, time-ordered ids       {wal['current']['wal_kib_per_create']} KiB of WAL"
+                f"  cpu {wal['current']['cpu_ms_per_create']} ms/create  (after {wal['existing_sequences']:,} sequences)",
+                f"  baseline: random UUID ids           {wal['random_uuid_ids']['wal_kib_per_create']} KiB of WAL"
+                f"  cpu {wal['random_uuid_ids']['cpu_ms_per_create']} ms/create",
+                f"  {'':35}WAL ratio {wal['ratio_kib']}  cpu ratio {wal['ratio_cpu']}",
+            ]
     http = results.get("http")
     if http and "error" not in http:
         lines += ["", f"Issue 3  HTTP, {http['threads']} threads x {http['connections']} connections, "

@@ -8,12 +8,16 @@ one committed command per call) against a baseline built from the same code in t
   Read ``p99_ratio`` and ``mean_ratio`` (current / baseline).
 - ``concurrent``: 16 threads. Baseline: one transaction per command (no group commit). Read
   ``ratio_per_s`` and ``ratio_cpu`` (current / baseline) and ``commands_per_commit``.
+- ``wal``: 8 threads, checkpoints off, on a store that already holds some sequences: write-ahead
+  log written per create. Baseline: random (version 4) UUIDs for the new ids instead of tka's
+  time-ordered ones (``app.domain.models.new_id``). Read ``ratio_kib`` and ``ratio_cpu``.
 
 Blocks alternate between the two so that machine noise falls on both.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import statistics
 import tempfile
 import threading
@@ -116,9 +120,52 @@ def _concurrent(tmp: Path, quick: bool, threads: int = 16) -> dict[str, Any]:
             "commands_per_commit": round(batch_sum / batch_count, 2) if batch_count else None}
 
 
+def _wal(tmp: Path, quick: bool, threads: int = 8) -> dict[str, Any]:
+    import uuid
+
+    import app.services.sequences as services
+
+    existing, measured = (200, 400) if quick else (3000, 2000)
+    own_ids = services.new_id
+    result: dict[str, dict[str, float]] = {}
+    for name, ids in (("baseline", lambda: str(uuid.uuid4())), ("current", own_ids)):
+        path = tmp / f"wal-{name}.db"
+        container, service = _service(path)
+        store = service.store
+        store._checkpointer.stop()
+        store._checkpointer = None
+        services.new_id = ids
+        try:
+            for _ in range(existing):
+                service.create_sequence("bench")
+            checkpoint = sqlite3.connect(path, isolation_level=None)
+            checkpoint.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the log starts empty
+            checkpoint.close()
+            callers = [threading.Thread(target=lambda: [service.create_sequence("bench")
+                                                        for _ in range(measured // threads)])
+                       for _ in range(threads)]
+            cpu = time.process_time()
+            for caller in callers:
+                caller.start()
+            for caller in callers:
+                caller.join()
+            cpu = time.process_time() - cpu
+            wal = Path(f"{path}-wal").stat().st_size
+        finally:
+            services.new_id = own_ids
+            store.dispose()
+        n = threads * (measured // threads)
+        result[name] = {"wal_kib_per_create": round(wal / 1024 / n, 2), "cpu_ms_per_create": round(cpu * 1000 / n, 3)}
+    return {"threads": threads, "existing_sequences": existing, "creates": threads * (measured // threads),
+            "current": result["current"], "random_uuid_ids": result["baseline"],
+            "ratio_kib": round(result["current"]["wal_kib_per_create"] / result["baseline"]["wal_kib_per_create"], 3),
+            "ratio_cpu": round(result["current"]["cpu_ms_per_create"] / result["baseline"]["cpu_ms_per_create"], 3)}
+
+
 def main(quick: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tka-bench-store-") as tmp:
-        return {"latency": _latency(Path(tmp), quick), "concurrent": _concurrent(Path(tmp), quick)}
+        return {"latency": _latency(Path(tmp), quick), "concurrent": _concurrent(Path(tmp), quick),
+                "wal": _wal(Path(tmp), quick)}
 
 
 if __name__ == "__main__":
