@@ -31,6 +31,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -61,21 +62,32 @@ class Worker:
         return response.status, data, elapsed, float(response.getheader("X-Process-Time") or "nan")
 
 
-def pin_workers(port: int, n: int = WORKERS, attempts: int = 200) -> list[Worker]:
-    """A connection to each of the ``n`` workers (the kernel picks the worker per connection)."""
+def pin_workers(port: int, n: int = WORKERS, attempts: int = 200, at_once: int = 8) -> list[Worker]:
+    """A connection to each of the ``n`` workers. The kernel gives a new connection to whichever
+    worker accepts first, and an idle gevent worker that has just served one tends to win every
+    time: connections are opened ``at_once`` in parallel, so that a busy worker leaves some to the
+    others."""
     found: dict[int, Worker] = {}
-    for _ in range(attempts):
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-        worker = Worker(port, conn, 0)
-        status, body, _, _ = worker.request("GET", "/api/websocket/stats")
-        pid = json.loads(body)["data"]["served_by"] if status == 200 else None
-        if pid is None or pid in found:
-            conn.close()
-            continue
-        worker.pid = pid
-        found[pid] = worker
-        if len(found) == n:
-            return list(found.values())
+
+    def ask(worker: Worker) -> int | None:
+        try:
+            status, body, _, _ = worker.request("GET", "/api/websocket/stats")
+        except OSError:
+            return None
+        return json.loads(body)["data"]["served_by"] if status == 200 else None
+
+    with ThreadPoolExecutor(at_once) as pool:
+        for _ in range(max(1, attempts // at_once)):
+            workers = [Worker(port, http.client.HTTPConnection("127.0.0.1", port, timeout=10), 0)
+                       for _ in range(at_once)]
+            for worker, pid in zip(workers, pool.map(ask, workers)):
+                if pid is None or pid in found or len(found) == n:
+                    worker.conn.close()
+                    continue
+                worker.pid = pid
+                found[pid] = worker
+            if len(found) == n:
+                return list(found.values())
     raise RuntimeError(f"reached {len(found)} of {n} workers in {attempts} connections")
 
 

@@ -59,13 +59,18 @@ def test_three_workers_every_client_gets_every_event_in_order_exactly_once(tmp_p
         start_id = max(c.hello["last_event_id"] for c in clients)
 
         # Writers spread over the workers: one kept-alive session per worker.
+        # The kernel hands a new connection to whichever worker accepts first, and one at a time the
+        # worker that has just served one tends to win: open them in parallel.
         sessions: dict[int, requests.Session] = {}
-        for _ in range(300):  # the kernel hands each new connection to whichever worker wakes first
-            session = requests.Session()
-            pid = session.get(f"{server.url}/api/websocket/stats", timeout=5).json()["data"]["served_by"]
-            sessions.setdefault(pid, session)
-            if len(sessions) == 3:
-                break
+        with ThreadPoolExecutor(8) as opener:
+            for _ in range(40):
+                batch = [requests.Session() for _ in range(8)]
+                pids = opener.map(lambda s: s.get(f"{server.url}/api/websocket/stats", timeout=5)
+                                  .json()["data"]["served_by"], batch)
+                for session, pid in zip(batch, pids):
+                    sessions.setdefault(pid, session)
+                if len(sessions) == 3:
+                    break
         assert len(sessions) == 3, "REST connections did not spread over the workers"
 
         def write(session: requests.Session) -> None:
