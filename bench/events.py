@@ -43,6 +43,7 @@ from typing import Any
 import requests
 
 from app.core.greenlets import worker_class
+from bench.http import one_per_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 RECEIVERS = 2
@@ -303,22 +304,9 @@ def _create(session: requests.Session, url: str, rid: str) -> None:
     r.raise_for_status()
 
 
-def _sessions_on_each_worker(server: Server, n: int = 2, at_once: int = 8) -> list[requests.Session]:
-    """A kept-alive session on each worker. Sessions are opened ``at_once`` in parallel: one at a
-    time, the gevent worker that has just served one tends to accept the next as well."""
-    found: dict[int, requests.Session] = {}
-
-    def served_by(session: requests.Session) -> int:
-        return session.get(f"{server.url}/api/websocket/stats", timeout=10).json()["data"]["served_by"]
-
-    with ThreadPoolExecutor(at_once) as pool:
-        for _ in range(25):
-            sessions = [requests.Session() for _ in range(at_once)]
-            for session, pid in zip(sessions, pool.map(served_by, sessions)):
-                found.setdefault(pid, session)
-            if len(found) >= n:
-                break
-    return list(found.values())[:n]
+def _sessions_on_each_worker(server: Server, n: int = 2) -> list[requests.Session]:
+    return one_per_worker(requests.Session, lambda session: session.get(
+        f"{server.url}/api/websocket/stats", timeout=10).json()["data"]["served_by"], requests.Session.close, n)
 
 
 def _wait_for(clients: Clients, *, created: int = 0, events: int = 0, timeout: float = 60) -> dict[str, Any]:

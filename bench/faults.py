@@ -31,11 +31,10 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from bench.http import Server, free_port
+from bench.http import Server, free_port, one_per_worker
 from bench.stats import percentile
 
 TARGET_OPEN_S = 2.0
@@ -62,33 +61,19 @@ class Worker:
         return response.status, data, elapsed, float(response.getheader("X-Process-Time") or "nan")
 
 
-def pin_workers(port: int, n: int = WORKERS, attempts: int = 200, at_once: int = 8) -> list[Worker]:
-    """A connection to each of the ``n`` workers. The kernel gives a new connection to whichever
-    worker accepts first, and an idle gevent worker that has just served one tends to win every
-    time: connections are opened ``at_once`` in parallel, so that a busy worker leaves some to the
-    others."""
-    found: dict[int, Worker] = {}
-
-    def ask(worker: Worker) -> int | None:
+def pin_workers(port: int, n: int = WORKERS) -> list[Worker]:
+    """A kept-alive connection to each of the ``n`` workers (see ``bench.http.one_per_worker``)."""
+    def served_by(worker: Worker) -> int | None:
         try:
             status, body, _, _ = worker.request("GET", "/api/websocket/stats")
         except OSError:
             return None
-        return json.loads(body)["data"]["served_by"] if status == 200 else None
+        pid = json.loads(body)["data"]["served_by"] if status == 200 else None
+        worker.pid = pid or 0
+        return pid
 
-    with ThreadPoolExecutor(at_once) as pool:
-        for _ in range(max(1, attempts // at_once)):
-            workers = [Worker(port, http.client.HTTPConnection("127.0.0.1", port, timeout=10), 0)
-                       for _ in range(at_once)]
-            for worker, pid in zip(workers, pool.map(ask, workers)):
-                if pid is None or pid in found or len(found) == n:
-                    worker.conn.close()
-                    continue
-                worker.pid = pid
-                found[pid] = worker
-            if len(found) == n:
-                return list(found.values())
-    raise RuntimeError(f"reached {len(found)} of {n} workers in {attempts} connections")
+    return one_per_worker(lambda: Worker(port, http.client.HTTPConnection("127.0.0.1", port, timeout=10), 0),
+                          served_by, lambda worker: worker.conn.close(), n)
 
 
 class Load:

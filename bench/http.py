@@ -27,10 +27,13 @@ import sys
 import tempfile
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from bench.load import LoadGenerator, Request
+
+C = TypeVar("C")
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"get": 0.6, "post": 0.4}  # tka / peer req/s, from the issue
@@ -111,6 +114,26 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+
+
+def one_per_worker(connect: Callable[[], C], served_by: Callable[[C], int | None], close: Callable[[C], None],
+                   n: int, at_once: int = 8, rounds: int = 25) -> list[C]:
+    """A kept-alive connection to each of ``n`` workers (``served_by``: the pid that answered it,
+    or None). The kernel gives a new connection to whichever worker accepts first, and one at a
+    time the gevent worker that has just served one tends to take the next as well: connections
+    are opened ``at_once`` in parallel, so that a busy worker leaves some to the others."""
+    found: dict[int, C] = {}
+    with ThreadPoolExecutor(at_once) as pool:
+        for _ in range(rounds):
+            conns = [connect() for _ in range(at_once)]
+            for conn, pid in zip(conns, pool.map(served_by, conns)):
+                if pid is None or pid in found or len(found) == n:
+                    close(conn)
+                else:
+                    found[pid] = conn
+            if len(found) == n:
+                return list(found.values())
+    raise RuntimeError(f"reached {len(found)} of {n} workers in {rounds * at_once} connections")
 
 
 def start_tka(tmp: Path, workers: int = 2, extra: list[str] | None = None) -> Server:

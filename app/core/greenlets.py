@@ -27,11 +27,11 @@ def worker_class(flag: str | None = None) -> str:
     return flag or os.environ.get("TKA_WORKER_CLASS") or DEFAULT_WORKER_CLASS
 
 
-def patch_for(worker_class: str) -> None:
+def patch_for(kind: str) -> None:
     """Make the standard library cooperative when gevent serves, before the app is imported:
     every lock created afterwards (in gunicorn's master too, before it forks) is then gevent's, so
     no greenlet can stall its worker on a real lock that another greenlet holds across a switch."""
-    if worker_class == "gevent":
+    if kind == "gevent":
         from gevent import monkey
 
         if not monkey.is_module_patched("threading"):

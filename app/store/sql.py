@@ -27,7 +27,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, ProgrammingError
-from tenacity import retry, retry_if_exception, stop_after_attempt, wait_random_exponential
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_random, wait_random_exponential
 
 from app.core import metrics
 from app.core.breaker import Breaker, BreakerOpen
@@ -86,6 +86,7 @@ class Store:
         self.kind = "postgresql" if self.url.get_backend_name().startswith("postgres") else "sqlite"
         self.engine = self._make_engine()
         self.breaker = breaker or Breaker("store")
+        self._retrying = self._retry_policy()  # BEGIN's retries (see _begin)
         # SQLite writers queue on locks that wake them at once: a thread lock within the process
         # and a file lock (flock) between processes. Left to SQLite's own busy handler they
         # would poll with sleeps of up to 100 ms, which halves write throughput and stretches p99.
@@ -184,35 +185,26 @@ class Store:
     # -- transactions -------------------------------------------------------------------------
     # Only BEGIN is retried: nothing has run yet, so a repeat is always safe. The first attempt is
     # made directly (tenacity's per-call bookkeeping costs more than an SQLite BEGIN); after a
-    # transient failure tenacity makes the bounded, jittered retries.
+    # transient failure (another program holds SQLite's lock: tka's own writers queue on the
+    # store's locks) tenacity makes the bounded, jittered retries. Under gevent SQLite itself waits
+    # only COOPERATIVE_BUSY_MS per attempt, so the retries come a few milliseconds apart, the
+    # worker's other greenlets running meanwhile, for as long as SQLite would have waited over two.
     def _begin(self, write: bool) -> tuple[Connection, Any]:
         try:
             return self._open(write)
         except OperationalError as exc:
             if not _is_transient(exc):
                 raise
+        return self._retrying.copy()(self._open, write)
+
+    @staticmethod
+    def _retry_policy() -> Retrying:
         if cooperative():
-            return self._open_cooperatively(write)
-        return self._open_again(write)
-
-    def _open_cooperatively(self, write: bool) -> tuple[Connection, Any]:
-        """Another program holds SQLite's lock (tka's own writers queue on the store's locks):
-        under gevent, try again every few milliseconds, the worker's other greenlets running
-        meanwhile, for as long as SQLite itself would have waited over two attempts."""
-        deadline = time.monotonic() + 2 * BUSY_TIMEOUT_MS / 1000
-        while True:
-            time.sleep(random.uniform(0.002, 0.01))
-            try:
-                return self._open(write)
-            except OperationalError as exc:
-                if not _is_transient(exc) or time.monotonic() >= deadline:
-                    raise
-
-    @retry(retry=retry_if_exception(_is_transient), stop=stop_after_attempt(2),
-           wait=wait_random_exponential(multiplier=0.05, max=0.3), reraise=True,
-           before=lambda state: time.sleep(random.uniform(0, 0.05)) if state.attempt_number == 1 else None)
-    def _open_again(self, write: bool) -> tuple[Connection, Any]:
-        return self._open(write)
+            stop, wait, first = stop_after_delay(2 * BUSY_TIMEOUT_MS / 1000), wait_random(0.002, 0.01), (0.002, 0.01)
+        else:
+            stop, wait, first = stop_after_attempt(2), wait_random_exponential(multiplier=0.05, max=0.3), (0, 0.05)
+        return Retrying(retry=retry_if_exception(_is_transient), stop=stop, wait=wait, reraise=True,
+                        before=lambda state: time.sleep(random.uniform(*first)) if state.attempt_number == 1 else None)
 
     def _open(self, write: bool) -> tuple[Connection, Any]:
         conn = self.engine.connect()

@@ -89,8 +89,9 @@ def test_requests_take_turns_between_greenlets_under_gevent():
 
 def test_a_write_waits_out_another_programs_lock_while_the_other_greenlets_run(tmp_path):
     # SQLite's own wait for a lock happens inside one C call, which would stop the whole worker;
-    # under gevent it waits in short steps instead. The other greenlet here releases the outside
-    # lock only after 60 turns of its own: the write must see them all, and then succeed.
+    # under gevent SQLite waits briefly and the store retries between turns of the others. The
+    # other greenlet here releases the outside lock only after 60 turns of its own: the write must
+    # see them all, and then succeed.
     out = run_patched(f"""
         import sqlite3, gevent
         from app.store import Store
@@ -109,7 +110,7 @@ def test_a_write_waits_out_another_programs_lock_while_the_other_greenlets_run(t
         def other():
             for i in range(60):
                 turns.append(i)
-                gevent.sleep(0.01)
+                gevent.sleep(0)
             outside.rollback()
         writer = gevent.spawn(write)
         gevent.joinall([writer, gevent.spawn(other)])

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
+from bench.http import one_per_worker
 from tests.events.conftest import Client, add_beat, create_sequence, last_event_id, start, \
     tiny_receive_buffer_client
 
@@ -58,20 +59,9 @@ def test_three_workers_every_client_gets_every_event_in_order_exactly_once(tmp_p
         assert len(set(where.values())) == 3, f"connections did not spread: {where}"
         start_id = max(c.hello["last_event_id"] for c in clients)
 
-        # Writers spread over the workers: one kept-alive session per worker.
-        # The kernel hands a new connection to whichever worker accepts first, and one at a time the
-        # worker that has just served one tends to win: open them in parallel.
-        sessions: dict[int, requests.Session] = {}
-        with ThreadPoolExecutor(8) as opener:
-            for _ in range(40):
-                batch = [requests.Session() for _ in range(8)]
-                pids = opener.map(lambda s: s.get(f"{server.url}/api/websocket/stats", timeout=5)
-                                  .json()["data"]["served_by"], batch)
-                for session, pid in zip(batch, pids):
-                    sessions.setdefault(pid, session)
-                if len(sessions) == 3:
-                    break
-        assert len(sessions) == 3, "REST connections did not spread over the workers"
+        # Writers spread over the workers: one kept-alive session per worker (opened in parallel).
+        sessions = one_per_worker(requests.Session, lambda session: session.get(
+            f"{server.url}/api/websocket/stats", timeout=5).json()["data"]["served_by"], requests.Session.close, 3)
 
         def write(session: requests.Session) -> None:
             seq = create_sequence(server, "Spread", session=session)
@@ -79,7 +69,7 @@ def test_three_workers_every_client_gets_every_event_in_order_exactly_once(tmp_p
                 add_beat(server, seq["id"], session=session)
 
         with ThreadPoolExecutor(3) as pool:
-            list(pool.map(write, sessions.values()))
+            list(pool.map(write, sessions))
         end_id = last_event_id(server)
         assert end_id - start_id == 3 * 9 * 2
 
