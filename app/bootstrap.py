@@ -17,7 +17,7 @@ from app.store.monitor import StoreMonitor
 
 
 def _count(event: Event) -> None:
-    metrics.EVENTS_PUBLISHED.labels(event.event_type).inc()
+    metrics.child(metrics.EVENTS_PUBLISHED, event.event_type).inc()
     if event.event_type == "command.undone":
         metrics.UNDOS.inc()
     elif event.event_type == "command.redone":

@@ -15,6 +15,7 @@ from connexion.resolver import Resolver
 from swagger_ui_bundle import swagger_ui_path
 
 from app.api import monitoring, security, stream
+from app.api.binding import TkaFlaskApi
 from app.api.problems import handle_exception
 from app.api.validation import VALIDATOR_MAP
 from app.core.container import Container
@@ -43,6 +44,7 @@ def create_app(container: Container, *, edge: security.EdgeConfig | None = None,
     # UI page fails to build its own spec URL.
     cx = connexion.FlaskApp(__name__, specification_dir=str(SPEC.parent), options={
         "swagger_ui": False, "serve_spec": True, "openapi_spec_path": "/api/openapi.json"})
+    cx.api_cls = TkaFlaskApi
     cx.add_api(SPEC.name, strict_validation=True, validate_responses=validate_responses,
                validator_map=VALIDATOR_MAP, resolver=SnakeCaseResolver(), pythonic_params=False)
     app = cx.app

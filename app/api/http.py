@@ -7,7 +7,6 @@ import json
 import re
 import threading
 import time
-import uuid
 from typing import Any, Callable
 
 import flask
@@ -16,6 +15,7 @@ from app.api.problems import ApiProblem
 from app.api.serializers import sequence_out
 from app.core import context, metrics
 from app.core.events import utc_now
+from app.core.ids import random_uuid
 from app.domain.models import SequenceData
 from app.services.sequences import CommandOutcome, SequenceManagementService
 
@@ -142,7 +142,7 @@ def run_command(call: Callable[[], CommandOutcome], *, status: int = 200) -> fla
                 raise ApiProblem(409, "idempotency_key_in_flight",
                                  "a request with this Idempotency-Key is still being processed; retry later",
                                  headers={"Retry-After": "1"})
-        claim = str(uuid.uuid4())
+        claim = random_uuid()
         uow.claim_idempotency(scope, fingerprint, IDEMPOTENCY_TTL, claim)
     rendered: list[tuple[int, dict[str, str], str]] = []
 

@@ -12,12 +12,13 @@ from app.core import metrics
 def install(app: flask.Flask) -> None:
     @app.after_request
     def _observe(response: flask.Response) -> flask.Response:
-        rule = flask.request.url_rule
+        request = flask.request._get_current_object()  # type: ignore[attr-defined]
+        rule = request.url_rule
         route = rule.rule if rule is not None else "unmatched"
-        metrics.HTTP_REQUESTS.labels(flask.request.method, route, str(response.status_code)).inc()
+        metrics.child(metrics.HTTP_REQUESTS, request.method, route, str(response.status_code)).inc()
         started = flask.g.get("started")
         if started is not None:
-            metrics.HTTP_DURATION.labels(route).observe(time.perf_counter() - started)
+            metrics.child(metrics.HTTP_DURATION, route).observe(time.perf_counter() - started)
         return response
 
     @app.get("/metrics")

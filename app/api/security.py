@@ -10,13 +10,13 @@ from __future__ import annotations
 import hmac
 import re
 import time
-import uuid
 from dataclasses import dataclass, field
 
 import flask
 
 from app.api.problems import ApiProblem
 from app.core import context
+from app.core.ids import random_uuid
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
@@ -58,45 +58,49 @@ def install(app: flask.Flask, config: EdgeConfig) -> None:
 
     @app.before_request
     def _begin() -> flask.Response | None:
-        flask.g.started = time.perf_counter()
-        given = flask.request.headers.get("X-Request-ID", "")
-        flask.g.request_id = given if _REQUEST_ID.match(given) else str(uuid.uuid4())
-        flask.g.ctx_token = context.set_current(context.RequestContext(request_id=flask.g.request_id))
+        g, request = flask.g._get_current_object(), flask.request._get_current_object()  # type: ignore[attr-defined]
+        headers = request.headers
+        g.started = time.perf_counter()
+        given = headers.get("X-Request-ID", "")
+        g.request_id = given if _REQUEST_ID.match(given) else random_uuid()
+        g.ctx_token = context.set_current(context.RequestContext(request_id=g.request_id))
 
-        host = _host_name(flask.request.host or "")
+        host = _host_name(request.host or "")
         if config.allowed_hosts and "*" not in config.allowed_hosts and host not in config.allowed_hosts:
             raise ApiProblem(403, "host_not_allowed", f"Host {host!r} is not served here")
-        origin = flask.request.headers.get("Origin")
-        if origin and origin != flask.request.host_url.rstrip("/") and origin not in config.cors_origins:
+        origin = headers.get("Origin")
+        if origin and origin != request.host_url.rstrip("/") and origin not in config.cors_origins:
             raise ApiProblem(403, "origin_not_allowed",
                              f"Origin {origin!r} is not allowed; start the server with --cors-origin {origin}")
-        if flask.request.method == "OPTIONS" and origin and flask.request.headers.get("Access-Control-Request-Method"):
+        if request.method == "OPTIONS" and origin and headers.get("Access-Control-Request-Method"):
             return flask.Response(status=204)  # CORS preflight; headers added in _finish
-        length = flask.request.content_length
+        length = request.content_length
         if length is not None and length > config.max_body_bytes:
             raise ApiProblem(413, "payload_too_large", f"request bodies are limited to {config.max_body_bytes} bytes")
-        path = flask.request.path
+        path = request.path
         if config.token and path.startswith("/api") and not path.startswith(("/api/docs", "/api/redoc",
                                                                              "/api/openapi.json")):
-            require_bearer(flask.request.headers.get("Authorization"), config.token)
+            require_bearer(headers.get("Authorization"), config.token)
         return None
 
     @app.after_request
     def _finish(response: flask.Response) -> flask.Response:
-        response.headers["X-Request-ID"] = flask.g.get("request_id", "")
-        started = flask.g.get("started")
+        g, request = flask.g._get_current_object(), flask.request._get_current_object()  # type: ignore[attr-defined]
+        headers = response.headers
+        headers["X-Request-ID"] = g.get("request_id", "")
+        started = g.get("started")
         if started is not None:
-            response.headers["X-Process-Time"] = f"{time.perf_counter() - started:.6f}"
-        origin = flask.request.headers.get("Origin")
+            headers["X-Process-Time"] = f"{time.perf_counter() - started:.6f}"
+        origin = request.headers.get("Origin")
         if origin and origin in config.cors_origins:
-            response.headers["Access-Control-Allow-Origin"] = origin
-            response.headers["Access-Control-Allow-Credentials"] = "true"
-            response.headers["Access-Control-Expose-Headers"] = EXPOSED
-            response.headers.add("Vary", "Origin")
-            if flask.request.method == "OPTIONS":
-                response.headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
-                response.headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
-                response.headers["Access-Control-Max-Age"] = "600"
+            headers["Access-Control-Allow-Origin"] = origin
+            headers["Access-Control-Allow-Credentials"] = "true"
+            headers["Access-Control-Expose-Headers"] = EXPOSED
+            headers.add("Vary", "Origin")
+            if request.method == "OPTIONS":
+                headers["Access-Control-Allow-Methods"] = ALLOWED_METHODS
+                headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
+                headers["Access-Control-Max-Age"] = "600"
         return response
 
     @app.teardown_request

@@ -11,11 +11,12 @@ import itertools
 import logging
 import threading
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
+
+from app.core.ids import random_uuid
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ class Event:
     command_id: str | None = None
     request_id: str | None = None
     event_id: int | None = None
-    uuid: str = field(default_factory=lambda: str(uuid.uuid4()))
+    uuid: str = field(default_factory=random_uuid)
     timestamp: str = field(default_factory=utc_now)
 
     def stored_as(self, event_id: int) -> "Event":

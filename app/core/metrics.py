@@ -8,7 +8,7 @@ worker's live gauges are dropped by ``mark_process_dead`` (the gunicorn ``child_
 from __future__ import annotations
 
 import os
-from typing import Iterable
+from typing import Any, Iterable
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram, generate_latest, multiprocess,
@@ -47,6 +47,20 @@ _STATE_VALUE = {"closed": 0, "half-open": 1, "open": 2}
 _ALL = (HTTP_REQUESTS, HTTP_DURATION, BREAKER_STATE, BREAKER_TRANSITIONS, WEBSOCKET_CONNECTIONS,
         EVENTS_PUBLISHED, EVENTS_DELIVERED, EVENT_DELIVERY_LAG, EVENT_LOG_LAG, DB_CALL_DURATION, IDEMPOTENT_REPLAYS,
         STORE_COMMIT_COMMANDS, UNDOS, REDOS)
+
+
+_CHILDREN: dict[tuple[object, tuple[str, ...]], Any] = {}
+
+
+def child(metric: Any, *labels: str) -> Any:
+    """``metric.labels(*labels)``, remembered: prometheus_client checks the labels and takes a lock
+    on every call, and the hot paths ask for the same few children again and again (label values
+    are routes, methods, statuses, event types: a bounded set)."""
+    key = (metric, labels)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = _CHILDREN[key] = metric.labels(*labels)
+    return found
 
 
 def breaker_changed(name: str, _old: str, new: str) -> None:

@@ -6,11 +6,10 @@ that re-establishes numbering, continuity (positions and orientations) and rever
 
 from __future__ import annotations
 
-import os
-import time
-import uuid
 from dataclasses import dataclass, field, replace
 from typing import Any, Mapping, Sequence
+
+from app.core.ids import new_id
 
 from .enums import Direction, GridMode, LetterType, MotionType, Orientation, RotationDirection, Timing
 from .errors import DomainError, Discontinuity, InvalidMotion, InvalidValue
@@ -23,21 +22,6 @@ _IN = Orientation.IN
 _NON_RADIAL = frozenset((Orientation.CLOCK, Orientation.COUNTER))
 MAX_DURATION = 64
 MAX_NAME_LENGTH = 100
-
-
-def new_id() -> str:
-    """A new identifier (sequences, beats, commands): a UUID version 7 (RFC 9562), random but
-    ordered by its creation time. Ids made together then sit together in the store's indexes; a
-    version 4 UUID puts each new row on a different index page, and each such page is another
-    4 KiB in the write-ahead log (measured: 33.7 against 19.1 KiB of log per create)."""
-    return uuid7_text(time.time_ns() // 1_000_000, int.from_bytes(os.urandom(10), "big"))
-
-
-def uuid7_text(unix_ms: int, random80: int) -> str:
-    """A UUIDv7: 48 bits of Unix milliseconds, version 7, 12 + 62 random bits, RFC 4122 variant."""
-    value = ((unix_ms & (1 << 48) - 1) << 80 | 0x7 << 76 | (random80 >> 62 & 0xFFF) << 64
-             | 0b10 << 62 | random80 & (1 << 62) - 1)
-    return str(uuid.UUID(int=value))
 
 
 @dataclass(frozen=True)

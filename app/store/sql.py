@@ -332,7 +332,7 @@ class Store:
             raise
         finally:
             self._outcome(failure)
-            metrics.DB_CALL_DURATION.labels("write" if write else "read").observe(time.perf_counter() - started)
+            metrics.child(metrics.DB_CALL_DURATION, "write" if write else "read").observe(time.perf_counter() - started)
 
     def _checkpoint_locks(self) -> Any:
         return self._writer_locks(time.monotonic() + WRITE_QUEUE_TIMEOUT_S)

@@ -1,13 +1,9 @@
 """Beats and sequences: construction, word, level, circularity, continuity, reversals, JSON."""
 
 import json
-import time
-import uuid
 from dataclasses import replace
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from app.domain import (
     BeatData, Discontinuity, DomainError, GridMode, InvalidMotion, InvalidValue, LetterType, Location,
@@ -15,7 +11,6 @@ from app.domain import (
     UnknownLetter, beat_from_motions, blank_beat, collapse_word, make_motion, motion_pairs_from,
     normalize_beats, rotate_beat, start_position_beat, validate_name,
 )
-from app.domain.models import new_id, uuid7_text
 
 N, E, S, W = Location.N, Location.E, Location.S, Location.W
 PRO, ANTI, STATIC, DASH = MotionType.PRO, MotionType.ANTI, MotionType.STATIC, MotionType.DASH
@@ -293,20 +288,3 @@ def test_beat_defaults():
     assert beat.id != BeatData(beat_number=1, blue_motion=None, red_motion=None).id
 
 
-@given(st.integers(0, 2**48 - 1), st.integers(0, 2**48 - 1), st.integers(0, 2**80 - 1), st.integers(0, 2**80 - 1))
-def test_ids_are_uuid7_and_sort_by_creation_time(ms_a, ms_b, rand_a, rand_b):
-    a, b = uuid7_text(ms_a, rand_a), uuid7_text(ms_b, rand_b)
-    for text, ms in ((a, ms_a), (b, ms_b)):
-        parsed = uuid.UUID(text)
-        assert str(parsed) == text and parsed.version == 7 and parsed.variant == uuid.RFC_4122
-        assert parsed.int >> 80 == ms
-    if ms_a < ms_b:
-        assert a < b  # as text too: the store's indexes compare the strings
-
-
-def test_new_ids_are_fresh_uuid7_of_this_millisecond():
-    before = time.time_ns() // 1_000_000
-    ids = [new_id() for _ in range(2000)]
-    after = time.time_ns() // 1_000_000
-    assert len(set(ids)) == len(ids)
-    assert all(before <= uuid.UUID(i).int >> 80 <= after for i in ids)
