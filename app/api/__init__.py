@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 import re
 import time
+import types
 from pathlib import Path
+from typing import Any, Callable
 
 import connexion
 import flask
@@ -48,6 +50,7 @@ def create_app(container: Container, *, edge: security.EdgeConfig | None = None,
     cx.add_api(SPEC.name, strict_validation=True, validate_responses=validate_responses,
                validator_map=VALIDATOR_MAP, resolver=SnakeCaseResolver(), pythonic_params=False)
     app = cx.app
+    _remember_sync_checks(app)
     app.extensions["tka.container"] = container
     app.extensions["tka.sequences"] = container.resolve(SequenceManagementService)
     app.extensions["tka.started"] = time.time()
@@ -87,6 +90,23 @@ def create_app(container: Container, *, edge: security.EdgeConfig | None = None,
         return flask.redirect("/api/docs/")
 
     return app
+
+
+def _remember_sync_checks(app: flask.Flask) -> None:
+    """Flask asks ``inspect.iscoroutinefunction`` about every hook and view on every request (six
+    times per request here); a function's answer never changes, so keep it."""
+    checked: dict[Callable[..., Any], Callable[..., Any]] = {}
+    ensure_sync = app.ensure_sync
+
+    def remembered(func: Callable[..., Any]) -> Callable[..., Any]:
+        found = checked.get(func)
+        if found is None:
+            found = ensure_sync(func)
+            if type(func) is types.FunctionType:  # not bound methods: a new object on each access
+                checked[func] = found
+        return found
+
+    app.ensure_sync = remembered  # type: ignore[method-assign]
 
 
 _REDOC_PAGE = """<!DOCTYPE html>

@@ -13,7 +13,7 @@ import flask
 
 from app.api.problems import ApiProblem
 from app.api.serializers import sequence_out
-from app.core import context, metrics
+from app.core import context, jsontext, metrics
 from app.core.events import utc_now
 from app.core.ids import random_uuid
 from app.domain.models import SequenceData
@@ -36,7 +36,7 @@ def envelope(data: Any, message: str = "", **extra: Any) -> dict[str, Any]:
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> flask.Response:
-    response = flask.Response(json.dumps(body, ensure_ascii=False, separators=(",", ":")), status=status,
+    response = flask.Response(jsontext.dumps(body), status=status,
                               mimetype="application/json")
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -56,7 +56,7 @@ def sequence_json(seq: SequenceData) -> str:
     key = (seq.id, seq.version)
     text = _SERIALIZED.get(key)
     if text is None:
-        text = json.dumps(sequence_out(seq), ensure_ascii=False, separators=(",", ":"))
+        text = jsontext.dumps(sequence_out(seq))
         with _SERIALIZED_LOCK:
             _SERIALIZED[key] = text
             while len(_SERIALIZED) > SERIALIZED_CACHE_SIZE:
@@ -66,8 +66,7 @@ def sequence_json(seq: SequenceData) -> str:
 
 def _envelope_json(seq: SequenceData | None, message: str, **extra: Any) -> str:
     """The brief's envelope with the sequence spliced in from the serialisation cache."""
-    rest = json.dumps({"success": True, "message": message, "timestamp": utc_now(), **extra},
-                      ensure_ascii=False, separators=(",", ":"))
+    rest = jsontext.dumps({"success": True, "message": message, "timestamp": utc_now(), **extra})
     return f'{{"data":{sequence_json(seq) if seq is not None else "null"},{rest[1:]}'
 
 

@@ -12,7 +12,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
 
@@ -63,7 +63,9 @@ class Event:
     timestamp: str = field(default_factory=utc_now)
 
     def stored_as(self, event_id: int) -> "Event":
-        return replace(self, event_id=event_id)
+        # The constructor, not dataclasses.replace: it is called for every event of every write.
+        return Event(self.event_type, self.data, self.sequence_id, self.command_id, self.request_id, event_id,
+                     self.uuid, self.timestamp)
 
     def to_dict(self) -> dict[str, Any]:
         return {

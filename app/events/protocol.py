@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any, Callable, Mapping
 
+from app.core import jsontext
 from app.core.events import Event, matches, utc_now
 
 PROTOCOL_VERSION = 1
@@ -145,7 +146,7 @@ def parse_since(raw: str | None) -> int | None:
 
 # -- server messages ---------------------------------------------------------------------------
 def encode(message: Mapping[str, Any]) -> str:
-    return json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    return jsontext.dumps(message)
 
 
 def reply(kind: str, msg_id: Any = None, **fields: Any) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError, ProgrammingError
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_random, wait_random_exponential
 
-from app.core import metrics
+from app.core import jsontext, metrics
 from app.core.breaker import Breaker, BreakerOpen
 from app.core.commands import CommandState, HistoryEntry, Snapshot
 from app.core.events import Event, utc_now
@@ -142,7 +142,7 @@ class Store:
         if self.kind == "postgresql":
             url = self.url.set(drivername="postgresql+psycopg")
             return sa.create_engine(
-                url, pool_pre_ping=True, pool_size=8, max_overflow=8,
+                url, pool_pre_ping=True, pool_size=8, max_overflow=8, json_serializer=jsontext.dumps,
                 connect_args={"connect_timeout": CONNECT_TIMEOUT_S,
                               "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"},
             )
@@ -150,6 +150,7 @@ class Store:
             Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(
             self.url, connect_args={"timeout": _busy_timeout_ms() / 1000, "check_same_thread": False},
+            json_serializer=jsontext.dumps,
         )
 
         @sa_event.listens_for(engine, "connect")
@@ -470,7 +471,7 @@ class _Hot:
         return [get(name) if proc is None else proc(get(name)) for name, proc in self._binds]
 
 
-_SQLITE = sqlite_dialect.dialect()
+_SQLITE = sqlite_dialect.dialect(json_serializer=jsontext.dumps)  # as the engine's
 _HOT = {name: _Hot(stmt, keys) for name, stmt, keys in [
     ("insert_sequence", _INSERT_SEQUENCE, _SEQUENCE_COLUMNS),
     ("update_sequence", _UPDATE_SEQUENCE, _UPDATE_SEQUENCE_COLUMNS),
