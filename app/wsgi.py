@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from app.api import create_app
 from app.bootstrap import bootstrap
 from app.core.greenlets import take_turns
@@ -16,6 +18,10 @@ def build(settings: Settings | None = None, *, migrate: bool = False):  # noqa: 
     container.resolve(StoreMonitor).start()  # this worker's watchdog: see app/store/monitor.py
     app = create_app(container, edge=settings.edge(), validate_responses=settings.validate_responses)
     app.wsgi_app = take_turns(app.wsgi_app)  # type: ignore[method-assign]
+    # What a worker has built by now (the app, the parsed spec and its validators, compiled
+    # statements) lives as long as the worker: out of the garbage collector's full passes with it.
+    # Measured: 2 % fewer instructions per POST /api/sequences (callgrind, in process).
+    gc.freeze()
     return app
 
 
