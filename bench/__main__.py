@@ -157,6 +157,10 @@ def report(results: dict[str, Any]) -> str:
                 lines.append(f"  {'POST, tka with a canned handler':36} tka  {f['rps']:8.1f} req/s  p99 {f['p99_ms']:7.2f} ms"
                              f"  cpu {f['server_cpu_ms_per_req']} ms/req  ->  / peer {f['ratio_rps_vs_peer']}"
                              "  (the HTTP stack's share)")
+            if "in_process" in e:
+                w = e["in_process"]
+                lines.append(f"  {'POST in process, no sockets':36} tka {w['tka_ms']} ms  canned handler "
+                             f"{w['floor_ms']} ms  peer {w['peer_ms']} ms of CPU  (bench/wsgi_cpu.py)")
             if "tka_gthread" in e:
                 g = e["tka_gthread"]
                 lines.append(f"  {'tka on gthread workers':36} tka  {g['rps']:8.1f} req/s  p99 {g['p99_ms']:7.2f} ms"

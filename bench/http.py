@@ -14,6 +14,8 @@ server under test, as it does for both servers. Besides req/s, each run records 
 CPU time per request (from /proc): on a machine shared with other work it is the steadier number,
 and ``ratio_cpu`` = peer CPU per request / tka CPU per request is the throughput ratio a CPU-bound
 server would reach on an idle machine. It does not see time spent waiting on locks (POST).
+Before the servers start, ``bench/wsgi_cpu.py`` times the same POST through each WSGI app in
+process, with no sockets: the steadiest figure of the three.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from bench.load import LoadGenerator, Request
+from bench.wsgi_cpu import in_process_cpu
 
 C = TypeVar("C")
 
@@ -179,6 +182,9 @@ def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_p
     """``timing`` = (seconds per run, rounds, warm-up seconds) overrides the quick/full defaults."""
     duration, rounds, warmup = timing or ((2.0, 1, 1.0) if quick else (8.0, 3, 2.0))
     load = LoadGenerator(prefer_python=prefer_python, log=log)
+    in_process = in_process_cpu(requests=300 if quick or timing else 3000, rounds=1 if quick or timing else 3)
+    log(f"  in process: tka {in_process['tka_ms']} ms, canned handler {in_process['floor_ms']} ms, "
+        f"peer {in_process['peer_ms']} ms of CPU per POST")
     with tempfile.TemporaryDirectory(prefix="tka-bench-http-") as tmp_name:
         tmp = Path(tmp_name)
         tka = start_tka(tmp)
@@ -280,6 +286,7 @@ def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_p
     peer_rps = out["post"]["peer"]["rps"]
     floor["ratio_rps_vs_peer"] = round(floor["rps"] / peer_rps, 3) if peer_rps else None
     out["post"]["http_stack_only"] = floor
+    out["post"]["in_process"] = in_process
     for case, runs in threaded.items():
         other = _summary(runs, "tka serve --workers 2 --worker-class gthread (an OS thread per request)")
         other["ratio_rps_vs_peer"] = round(other["rps"] / out[case]["peer"]["rps"], 3) if out[case]["peer"]["rps"] else None
