@@ -36,8 +36,7 @@ def envelope(data: Any, message: str = "", **extra: Any) -> dict[str, Any]:
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> flask.Response:
-    response = flask.Response(jsontext.dumps(body), status=status,
-                              mimetype="application/json")
+    response = flask.Response(jsontext.dumps(body), status=status, mimetype="application/json")
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

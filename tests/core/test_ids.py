@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import time
 import uuid
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from app.core import ids
 from app.core.ids import new_id, random_uuid, uuid7_text, uuid_text
 
 
@@ -27,12 +27,11 @@ def test_ids_are_uuid7_and_sort_by_creation_time(ms_a, ms_b, rand_a, rand_b):
         assert a < b  # as text too: the store's indexes compare the strings
 
 
-def test_new_ids_are_fresh_uuid7_of_this_millisecond():
-    before = time.time_ns() // 1_000_000
-    ids = [new_id() for _ in range(2000)]
-    after = time.time_ns() // 1_000_000
-    assert len(set(ids)) == len(ids)
-    assert all(before <= uuid.UUID(i).int >> 80 <= after for i in ids)
+def test_new_ids_are_fresh_uuid7_of_the_clocks_millisecond(monkeypatch):
+    monkeypatch.setattr(ids.time, "time_ns", lambda: 1_764_158_400_123_456_789)  # a fixed clock
+    made = [new_id() for _ in range(2000)]
+    assert len(set(made)) == len(made)  # the random bits tell ids of one millisecond apart
+    assert all(uuid.UUID(i).int >> 80 == 1_764_158_400_123 and uuid.UUID(i).version == 7 for i in made)
 
 
 def test_random_uuids_are_version_4_and_fresh():
