@@ -1,28 +1,19 @@
 """For deployments that run gunicorn directly: ``gunicorn -c gunicorn.conf.py app.wsgi:application``.
 
-Settings come from TKA_* environment variables (see app/settings.py); ``tka serve`` is the same
-server with flags.
+Settings come from TKA_* environment variables (app/settings.py); ``tka serve`` is the same
+server with flags. Every setting and hook comes from app/serving.py: add a hook of your own by
+passing it to ``gunicorn_config`` (it is chained after tka's), not by defining it here, which
+would replace tka's.
 """
 
-from app.core.greenlets import patch_for, worker_class
-
-patch_for(worker_class())  # before the app's imports (see app/core/greenlets.py)
-
-from app.cli import gunicorn_options, metrics_dir  # noqa: E402
-
-metrics_dir()  # before app.settings pulls in prometheus_client
-
-from app.settings import Settings  # noqa: E402
+from app.settings import Settings
 
 _settings = Settings.from_env()
-_settings.check()
-globals().update(gunicorn_options(_settings))
 
+from app.process import prepare  # noqa: E402
 
-def on_starting(server):  # noqa: ANN001 - gunicorn hook: migrate once, before workers fork
-    from app.store import Store
-    from app.store.sql import default_database_url
+prepare(_settings.worker_class)  # before the rest of the app is imported (app/process.py)
 
-    store = Store(_settings.database_url or default_database_url())
-    store.migrate()
-    store.dispose()
+from app.serving import gunicorn_config, server_settings  # noqa: E402
+
+globals().update(gunicorn_config(server_settings(_settings)))

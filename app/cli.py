@@ -4,104 +4,25 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
-from typing import TYPE_CHECKING, Any
 
 from app import __version__
 from app.core.greenlets import WORKER_CLASSES
 
-if TYPE_CHECKING:
-    from app.settings import Settings
-
-
-def metrics_dir() -> str:
-    """A fresh, empty PROMETHEUS_MULTIPROC_DIR, set before anything imports prometheus_client
-    (it picks its multi-process value class at import)."""
-    import atexit
-    import shutil
-    import tempfile
-
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        path = tempfile.mkdtemp(prefix="tka-metrics-")
-        atexit.register(shutil.rmtree, path, ignore_errors=True)
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
-    path = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-    os.makedirs(path, exist_ok=True)
-    for stale in os.listdir(path):  # samples of an earlier run must not leak into this one
-        os.remove(os.path.join(path, stale))
-    return path
-
 
 def _serve(args: argparse.Namespace) -> int:
-    from app.core.greenlets import patch_for, worker_class
-
-    patch_for(worker_class(args.worker_class))  # before the app's imports
-    metrics_dir()
-    from gunicorn.app.base import BaseApplication
-
     from app.settings import Settings
-    from app.store import Store
-    from app.store.sql import default_database_url
-    from app.wsgi import build
 
     settings = Settings.from_env(host=args.host, port=args.port, workers=args.workers, threads=args.threads,
-                                 worker_class=args.worker_class,
-                                 database_url=args.database, token=args.token,
+                                 worker_class=args.worker_class, database_url=args.database, token=args.token,
                                  cors_origins=tuple(args.cors_origin) if args.cors_origin else None)
     settings.check()
-    url = settings.database_url or default_database_url()
-    settings = Settings(**{**settings.__dict__, "database_url": url})
-    store = Store(url)
-    version = store.migrate()  # once, before the workers fork
-    store.dispose()
-    logging.getLogger("tka").info("schema at version %s on %s", version, store.kind)
+    from app.process import prepare
 
-    class Server(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            for key, value in gunicorn_options(settings).items():
-                self.cfg.set(key, value)
+    prepare(settings.worker_class)  # before the rest of the app is imported (app/process.py)
+    from app.serving import serve
 
-        def load(self) -> Any:
-            return build(settings)
-
-    print(f"tka {__version__} serving http://{settings.host}:{settings.port} "
-          f"({settings.workers} {settings.worker_class} workers, {store.kind})", file=sys.stderr, flush=True)
-    Server().run()
-    return 0
-
-
-def gunicorn_options(settings: Settings) -> dict[str, Any]:
-    from app.events.gunicorn import server_options
-
-    host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    options = {
-        "bind": f"{host}:{settings.port}",
-        "workers": settings.workers,
-        "worker_class": settings.worker_class,
-        "threads": settings.threads,
-        "graceful_timeout": settings.graceful_timeout,
-        "timeout": 30,
-        "keepalive": 5,
-        "accesslog": None,
-        "errorlog": "-",
-        "loglevel": "info",
-        # One control socket per user by default: several servers (tests, a desktop app and a
-        # script) would fight over it, and nothing here uses gunicornc.
-        "control_socket_disable": True,
-        "child_exit": _child_exit,
-    }
-    # WebSocket threads on top of settings.threads, and sockets closed with 1001 on shutdown
-    options.update(server_options(settings.threads))
-    return options
-
-
-def _child_exit(_server: Any, worker: Any) -> None:
-    """gunicorn hook: drop a dead worker's live gauges from the merged metrics."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(worker.pid)
+    return serve(settings)
 
 
 def _sdk_generate(args: argparse.Namespace) -> int:

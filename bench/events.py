@@ -29,9 +29,6 @@ import multiprocessing as mp
 import os
 import selectors
 import socket
-import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -43,88 +40,28 @@ from typing import Any
 import requests
 
 from app.core.greenlets import worker_class
-from bench.http import one_per_worker
+from bench.stats import latency_summary_ms
+from tests.servers import LiveServer, one_per_worker, status_of
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 RECEIVERS = 2
 
 
-# -- statistics -------------------------------------------------------------------------------
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = (len(ordered) - 1) * q / 100
-    low = int(rank)
-    high = min(low + 1, len(ordered) - 1)
-    return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-def _summary_ms(seconds: list[float]) -> dict[str, Any]:
-    ms = [s * 1000 for s in seconds]
-    return {"n": len(ms), "p50_ms": round(_pct(ms, 50), 2), "p99_ms": round(_pct(ms, 99), 2),
-            "max_ms": round(max(ms), 2) if ms else None, "mean_ms": round(statistics.fmean(ms), 2) if ms else None}
-
-
 # -- the server -------------------------------------------------------------------------------
-class Server:
-    def __init__(self, tmp: Path, workers: int = 2, env: dict[str, str] | None = None) -> None:
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(tmp / "server.log", "w")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port), "--workers", str(workers),
-             "--database", f"sqlite:///{tmp / 'tka.db'}"],
-            cwd=ROOT, stdout=self.log, stderr=self.log, env={**os.environ, **(env or {})})
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if requests.get(f"{self.url}/health/live", timeout=1).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        else:
-            self.stop()
-            raise RuntimeError("server did not start")
-        time.sleep(0.5)  # let every worker finish booting
-
-    def workers(self) -> list[int]:
-        path = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children")
-        return [int(p) for p in path.read_text().split()]
-
-    def rss_kib(self) -> int:
-        return sum(_status(pid, "VmRSS") for pid in self.workers())
-
-    def threads(self) -> int:
-        return sum(_status(pid, "Threads") for pid in self.workers())
-
-    def cpu_seconds(self) -> float:
-        """User + system CPU time the workers have used so far."""
-        total = 0
-        for pid in self.workers():
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
-        return total / os.sysconf("SC_CLK_TCK")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+def start_server(tmp: Path) -> LiveServer:
+    """``tka serve --workers 2`` on a fresh SQLite file, every worker booted."""
+    server = LiveServer(f"sqlite:///{tmp / 'tka.db'}", workers=2)
+    wait_until(lambda: len(server.worker_pids()) == 2, "both workers booting")
+    return server
 
 
-def _status(pid: int, field: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return 0
+def rss_kib(server: LiveServer) -> int:
+    return sum(status_of(pid, "VmRSS") for pid in server.worker_pids())
+
+
+def threads(server: LiveServer) -> int:
+    return sum(status_of(pid, "Threads") for pid in server.worker_pids())
 
 
 # -- receivers: many clients, one thread, raw frames -------------------------------------------
@@ -304,7 +241,7 @@ def _create(session: requests.Session, url: str, rid: str) -> None:
     r.raise_for_status()
 
 
-def _sessions_on_each_worker(server: Server, n: int = 2) -> list[requests.Session]:
+def _sessions_on_each_worker(server: LiveServer, n: int = 2) -> list[requests.Session]:
     return one_per_worker(requests.Session, lambda session: session.get(
         f"{server.url}/api/websocket/stats", timeout=10).json()["data"]["served_by"], requests.Session.close, n)
 
@@ -320,7 +257,7 @@ def _wait_for(clients: Clients, *, created: int = 0, events: int = 0, timeout: f
         time.sleep(0.05)
 
 
-def latency(server: Server, clients: Clients, n: int, rounds: int) -> dict[str, Any]:
+def latency(server: LiveServer, clients: Clients, n: int, rounds: int) -> dict[str, Any]:
     clients.resize(n)
     writers = _sessions_on_each_worker(server)
     clients.reset()
@@ -340,21 +277,21 @@ def latency(server: Server, clients: Clients, n: int, rounds: int) -> dict[str, 
             early += t < answered
     received = sum(len(report["created"].get(rid, [])) for rid in sent)
     return {"clients": n, "events": rounds, "received": received, "expected": n * rounds,
-            "from_response": _summary_ms(from_response), "from_request": _summary_ms(from_request),
+            "from_response": latency_summary_ms(from_response), "from_request": latency_summary_ms(from_request),
             "arrived_before_response": early}
 
 
-def fanout(server: Server, clients: Clients, n: int, events: int) -> dict[str, Any]:
+def fanout(server: LiveServer, clients: Clients, n: int, events: int) -> dict[str, Any]:
     clients.resize(n)
     writers = _sessions_on_each_worker(server)
     clients.reset()
-    cpu_before = server.cpu_seconds()
+    cpu_before = server.cpu_seconds(workers_only=True)
     began = time.perf_counter()
     with ThreadPoolExecutor(4) as pool:
         list(pool.map(lambda i: _create(writers[i % len(writers)], server.url, f"fan-{n}-{i}"), range(events)))
     written = time.perf_counter()
     report = _wait_for(clients, events=n * 2 * events, timeout=120)
-    cpu = server.cpu_seconds() - cpu_before
+    cpu = server.cpu_seconds(workers_only=True) - cpu_before
     delivered = report["events"]  # created + command.executed per write
     elapsed = report["last"] - began
     return {"clients": n, "writes": events, "events": 2 * events, "deliveries": delivered,
@@ -365,20 +302,20 @@ def fanout(server: Server, clients: Clients, n: int, events: int) -> dict[str, A
             "server_cpu_s": round(cpu, 2), "server_cpu_us_per_delivery": round(cpu / max(delivered, 1) * 1e6, 1)}
 
 
-def memory(server: Server, clients: Clients, n: int) -> dict[str, Any]:
+def memory(server: LiveServer, clients: Clients, n: int) -> dict[str, Any]:
     clients.resize(0)
     time.sleep(1.0)
-    before, threads_before = server.rss_kib(), server.threads()
+    before, threads_before = rss_kib(server), threads(server)
     clients.resize(n)
     time.sleep(1.0)
-    after, threads_after = server.rss_kib(), server.threads()
+    after, threads_after = rss_kib(server), threads(server)
     return {"clients": n, "workers_rss_mib_idle": round(before / 1024, 1),
             "workers_rss_mib_with_clients": round(after / 1024, 1),
             "kib_per_connection": round((after - before) / n, 1),
             "threads_idle": threads_before, "threads_with_clients": threads_after}
 
 
-def _settle(server: Server, connections: int) -> None:
+def _settle(server: LiveServer, connections: int) -> None:
     """Until the server holds exactly ``connections`` sockets (closing ones are gone), and a moment."""
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -389,7 +326,7 @@ def _settle(server: Server, connections: int) -> None:
     time.sleep(0.3)
 
 
-def rest_beside_idle_sockets(server: Server, clients: Clients, requests_n: int) -> dict[str, Any]:
+def rest_beside_idle_sockets(server: LiveServer, clients: Clients, requests_n: int) -> dict[str, Any]:
     """GET /api/status from 8 threads with 0 and with 200 idle sockets, in alternating batches so
     that changing load on the machine falls on both alike."""
     sessions = [requests.Session() for _ in range(8)]
@@ -407,10 +344,10 @@ def rest_beside_idle_sockets(server: Server, clients: Clients, requests_n: int) 
             clients.resize(idle)
             _settle(server, idle)
             samples[idle] += pool.map(timed, range(requests_n // 6))
-    return {f"{n}_idle_sockets": _summary_ms(v) for n, v in samples.items()}
+    return {f"{n}_idle_sockets": latency_summary_ms(v) for n, v in samples.items()}
 
 
-def rest_while_sockets_drop(server: Server, clients: Clients, n: int) -> dict[str, Any]:
+def rest_while_sockets_drop(server: LiveServer, clients: Clients, n: int) -> dict[str, Any]:
     """REST latency while ``n`` clients disconnect at the same moment (a network blip, a proxy
     restart): every socket's gunicorn thread finishes its request at once and competes with REST."""
     clients.resize(n)
@@ -438,14 +375,14 @@ def rest_while_sockets_drop(server: Server, clients: Clients, n: int) -> dict[st
     stop.set()
     for t in probes:
         t.join()
-    return {"clients": n, "all_closed_after_s": round(gone, 2), "rest": _summary_ms(samples)}
+    return {"clients": n, "all_closed_after_s": round(gone, 2), "rest": latency_summary_ms(samples)}
 
 
 def main(quick: bool = False) -> dict[str, Any]:
     rounds = 15 if quick else 40
     levels = (1, 100, 1000)
     with tempfile.TemporaryDirectory(prefix="tka-bench-events-") as tmp:
-        server = Server(Path(tmp))
+        server = start_server(Path(tmp))
         clients = Clients(server.port)
         try:
             result: dict[str, Any] = {

@@ -26,7 +26,6 @@ import http.client
 import json
 import os
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -34,7 +33,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.http import Server, free_port, one_per_worker
+from tests.servers import LiveServer, free_port, one_per_worker
 from bench.stats import percentile
 
 TARGET_OPEN_S = 2.0
@@ -233,9 +232,7 @@ def bench_postgres(rounds: int, idle_rounds: int, refusals: int, log: Any = prin
     try:
         url = db.create_database()
         with tempfile.TemporaryDirectory(prefix="tka-bench-faults-") as tmp:
-            server = Server("tka", lambda port: [sys.executable, "-m", "app.cli", "serve", "--port", str(port),
-                                                 "--workers", str(WORKERS), "--database", url],
-                            Path(tmp) / "tka.log")
+            server = LiveServer(url, workers=WORKERS, log=Path(tmp) / "tka.log")
             load = None
             try:
                 pin_workers(server.port)  # both workers booted

@@ -33,7 +33,7 @@ def _canned_create(body: dict[str, Any]) -> flask.Response:
 def __getattr__(name: str) -> Any:  # gunicorn's ``bench.floor:application``; importing builds nothing
     if name == "application":
         handlers.create_sequence = _canned_create  # before Connexion resolves the operation
-        from app.wsgi import build
+        import app.wsgi
 
-        return build()
+        return app.wsgi.application
     raise AttributeError(name)

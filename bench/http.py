@@ -21,32 +21,21 @@ process, with no sockets: the steadiest figure of the three.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 from bench.load import LoadGenerator, Request
 from bench.wsgi_cpu import in_process_cpu
+from tests.servers import ROOT, LiveServer, Server
 
 C = TypeVar("C")
 
-ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {"get": 0.6, "post": 0.4}  # tka / peer req/s, from the issue
 POST_BODY = b'{"name": "bench"}'
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def http_json(method: str, url: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any], int]:
@@ -58,92 +47,8 @@ def http_json(method: str, url: str, body: dict[str, Any] | None = None) -> tupl
         return response.status, json.loads(raw), len(raw)
 
 
-class Server:
-    """A server subprocess on a free loopback port, up once ``/health/live`` answers 200."""
-
-    def __init__(self, name: str, argv: Callable[[int], list[str]], log_path: Path,
-                 env: dict[str, str] | None = None) -> None:
-        self.name = name
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = log_path
-        self._log = open(log_path, "w")
-        self.proc = subprocess.Popen(argv(self.port), cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
-                                     env={**os.environ, **(env or {})})
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {self.proc.returncode}: {self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health/live", timeout=1) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{name} did not start within 60 s: {self.log_tail()}")
-
-    def log_tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return ""
-
-    def worker_pids(self) -> list[int]:
-        """The gunicorn workers (children of the arbiter), for profilers."""
-        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.proc.pid)], capture_output=True, text=True)
-        return [int(p) for p in out.stdout.split()]
-
-    def cpu_seconds(self) -> float | None:
-        """User + system CPU time used so far by the arbiter and its live workers (Linux /proc)."""
-        tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-        total = 0
-        for pid in (self.proc.pid, *self.worker_pids()):
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text()
-            except OSError:
-                return None
-            fields = stat[stat.rfind(")") + 2:].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        return total / tick
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self._log.close()
-
-
-def one_per_worker(connect: Callable[[], C], served_by: Callable[[C], int | None], close: Callable[[C], None],
-                   n: int, at_once: int = 8, rounds: int = 25) -> list[C]:
-    """A kept-alive connection to each of ``n`` workers (``served_by``: the pid that answered it,
-    or None). The kernel gives a new connection to whichever worker accepts first, and one at a
-    time the gevent worker that has just served one tends to take the next as well: connections
-    are opened ``at_once`` in parallel, so that a busy worker leaves some to the others."""
-    found: dict[int, C] = {}
-    with ThreadPoolExecutor(at_once) as pool:
-        for _ in range(rounds):
-            conns = [connect() for _ in range(at_once)]
-            for conn, pid in zip(conns, pool.map(served_by, conns)):
-                if pid is None or pid in found or len(found) == n:
-                    close(conn)
-                else:
-                    found[pid] = conn
-            if len(found) == n:
-                return list(found.values())
-    raise RuntimeError(f"reached {len(found)} of {n} workers in {rounds * at_once} connections")
-
-
 def start_tka(tmp: Path, workers: int = 2, extra: list[str] | None = None) -> Server:
-    db = f"sqlite:///{tmp / 'tka.db'}"
-    return Server("tka", lambda port: [sys.executable, "-m", "app.cli", "serve", "--port", str(port),
-                                       "--workers", str(workers), "--database", db, *(extra or [])],
-                  tmp / "tka.log")
+    return LiveServer(f"sqlite:///{tmp / 'tka.db'}", workers=workers, extra_args=extra, log=tmp / "tka.log")
 
 
 def start_peer(tmp: Path, sequence: dict[str, Any], workers: int = 2, threads: int = 16) -> Server:
@@ -152,18 +57,18 @@ def start_peer(tmp: Path, sequence: dict[str, Any], workers: int = 2, threads: i
     path = tmp / "peer-sequence.json"
     path.write_text(json.dumps(sequence))
     _Durable.prepare(str(tmp / "peer.db"))
-    return Server("peer", lambda port: [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread",
-                                        "--threads", str(threads), "-b", f"127.0.0.1:{port}",
-                                        "--no-control-socket", "--log-level", "warning", "bench.peer:app"],
-                  tmp / "peer.log", env={"TKA_BENCH_PEER_SEQUENCE": str(path),
-                                         "TKA_BENCH_PEER_DB": str(tmp / "peer.db")})
+    return Server(lambda port: [sys.executable, "-m", "gunicorn", "-w", str(workers), "-k", "gthread",
+                                "--threads", str(threads), "-b", f"127.0.0.1:{port}", "--no-control-socket",
+                                "--log-level", "warning", "bench.peer:app"],
+                  name="peer", log=tmp / "peer.log",
+                  env={"TKA_BENCH_PEER_SEQUENCE": str(path), "TKA_BENCH_PEER_DB": str(tmp / "peer.db")})
 
 
 def start_floor(tmp: Path, workers: int = 2) -> Server:
     """bench/floor.py: tka's app with a canned create handler (the HTTP stack without the command)."""
-    return Server("floor", lambda port: [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
-                                         "-b", f"127.0.0.1:{port}", "-w", str(workers), "bench.floor:application"],
-                  tmp / "floor.log", env={"TKA_DATABASE_URL": f"sqlite:///{tmp / 'floor.db'}"})
+    return Server(lambda port: [sys.executable, "-m", "gunicorn", "-c", str(ROOT / "gunicorn.conf.py"),
+                                "-b", f"127.0.0.1:{port}", "-w", str(workers), "bench.floor:application"],
+                  name="floor", log=tmp / "floor.log", env={"TKA_DATABASE_URL": f"sqlite:///{tmp / 'floor.db'}"})
 
 
 def sixteen_beat_sequence(tka: Server) -> dict[str, Any]:
@@ -183,8 +88,9 @@ def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_p
     duration, rounds, warmup = timing or ((2.0, 1, 1.0) if quick else (8.0, 3, 2.0))
     load = LoadGenerator(prefer_python=prefer_python, log=log)
     in_process = in_process_cpu(requests=300 if quick or timing else 3000, rounds=1 if quick or timing else 3)
-    log(f"  in process: tka {in_process['tka_ms']} ms, canned handler {in_process['floor_ms']} ms, "
-        f"peer {in_process['peer_ms']} ms of CPU per POST")
+    log(f"  in process: POST tka {in_process['tka_post_ms']} ms, canned handler {in_process['floor_post_ms']} ms, "
+        f"peer {in_process['peer_post_ms']} ms; GET tka {in_process['tka_get_ms']} ms, "
+        f"peer {in_process['peer_get_ms']} ms of CPU")
     with tempfile.TemporaryDirectory(prefix="tka-bench-http-") as tmp_name:
         tmp = Path(tmp_name)
         tka = start_tka(tmp)
@@ -286,7 +192,10 @@ def bench_http(quick: bool = False, log: Callable[[str], None] = print, prefer_p
     peer_rps = out["post"]["peer"]["rps"]
     floor["ratio_rps_vs_peer"] = round(floor["rps"] / peer_rps, 3) if peer_rps else None
     out["post"]["http_stack_only"] = floor
-    out["post"]["in_process"] = in_process
+    for case in ("post", "get"):
+        out[case]["in_process"] = {"what": in_process["what"], "tka_ms": in_process[f"tka_{case}_ms"],
+                                   "peer_ms": in_process[f"peer_{case}_ms"],
+                                   **({"floor_ms": in_process["floor_post_ms"]} if case == "post" else {})}
     for case, runs in threaded.items():
         other = _summary(runs, "tka serve --workers 2 --worker-class gthread (an OS thread per request)")
         other["ratio_rps_vs_peer"] = round(other["rps"] / out[case]["peer"]["rps"], 3) if out[case]["peer"]["rps"] else None

@@ -91,7 +91,7 @@ def bench_letters(quick: bool = False) -> dict[str, Any]:
 
 def _bare_sqlite(path: Path) -> sqlite3.Connection:
     """A plain sqlite3 connection with the store's settings (WAL, synchronous=NORMAL)."""
-    from app.store.sql import BUSY_TIMEOUT_MS
+    from app.store.engine import BUSY_TIMEOUT_MS
 
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
@@ -102,17 +102,18 @@ def _bare_sqlite(path: Path) -> sqlite3.Connection:
 
 
 def bench_add_beat(quick: bool = False) -> dict[str, Any]:
-    from app.bootstrap import bootstrap
+    from app.bootstrap import bootstrap, close
+    from app.domain.input import BeatSpec
     from app.domain.letters import motion_pairs_from
-    from app.services.sequences import BeatSpec, SequenceManagementService
-    from app.store import Store
+    from app.services.sequences import SequenceManagementService
+    from app.settings import Settings
 
     total = 120 if quick else 2000
     beats_per_sequence = 16
     block = 40
     rng = random.Random(7)
     with tempfile.TemporaryDirectory(prefix="tka-bench-") as tmp:
-        container = bootstrap(f"sqlite:///{Path(tmp) / 'tka.db'}")
+        container = bootstrap(Settings(database_url=f"sqlite:///{Path(tmp) / 'tka.db'}"))
         service = container.resolve(SequenceManagementService)
         bare = _bare_sqlite(Path(tmp) / "bare.db")
         service_s: list[float] = []
@@ -139,7 +140,7 @@ def bench_add_beat(quick: bool = False) -> dict[str, Any]:
                     bare_s.append(time.perf_counter() - start)
         finally:
             bare.close()
-            container.resolve(Store).dispose()
+            close(container)
     svc, base = latency_summary_ms(service_s), latency_summary_ms(bare_s)
     return {
         "what": "SequenceManagementService.add_beat(letter) with its SQLite commit vs bare INSERT+commit",

@@ -19,8 +19,6 @@ costs per call, which the threaded runs' scheduling noise (±20 % between rounds
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
 import tempfile
 import threading
@@ -33,6 +31,7 @@ import sqlalchemy as sa
 
 from app.core.breaker import Breaker
 from app.store import Store
+from tests.servers import free_port
 
 IO_WAIT_S = 0.002
 
@@ -137,7 +136,7 @@ def main(quick: bool = False) -> dict[str, Any]:
     try:  # PostgreSQL over loopback: each call waits on I/O, where serializing shows
         from tests import pg
 
-        server = pg.PostgresServer(_free_port())
+        server = pg.PostgresServer(free_port())
         try:
             results["postgresql"] = _measure(server.create_database(), seconds, rounds, threads)
         finally:
@@ -147,15 +146,3 @@ def main(quick: bool = False) -> dict[str, Any]:
     return results
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true")
-    print(json.dumps(main(parser.parse_args().quick), indent=2))

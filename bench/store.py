@@ -33,9 +33,10 @@ from bench.stats import latency_summary_ms
 def _service(path: Path, *, grouped: bool = True, background_checkpoints: bool = True) -> tuple[Any, Any]:
     from app.bootstrap import bootstrap
     from app.services.sequences import SequenceManagementService
+    from app.settings import Settings
     from app.store import Store
 
-    container = bootstrap(f"sqlite:///{path}")
+    container = bootstrap(Settings(database_url=f"sqlite:///{path}"))
     store = container.resolve(Store)
     if not grouped:
         store._group = None  # transact() then runs each command in a write() of its own

@@ -1,24 +1,20 @@
-"""Shared fixtures: real SQLite files, the real wiring, real servers."""
+"""Shared fixtures: real SQLite files, the real wiring (app.bootstrap), real servers."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Iterator
 
 import pytest
-import requests
 
-from app.bootstrap import bootstrap
+from app.bootstrap import bootstrap, close
 from app.core.container import Container
 from app.core.events import Event, EventBus
 from app.services.sequences import SequenceManagementService
-
-ROOT = Path(__file__).resolve().parents[1]
+from app.services.views import SequenceViews
+from app.settings import Settings
+from app.store import Store
+from tests.servers import LiveServer
 
 
 @pytest.fixture
@@ -43,11 +39,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 @pytest.fixture
-def container(db_url: str) -> Iterator[Container]:
-    c = bootstrap(db_url)
+def settings(db_url: str) -> Settings:
+    """A server's settings on the test's database; responses are checked against openapi.yaml."""
+    return Settings(database_url=db_url, validate_responses=True)
+
+
+@pytest.fixture
+def container(settings: Settings) -> Iterator[Container]:
+    """The runtime ``bootstrap`` builds, not started (no background threads)."""
+    c = bootstrap(settings)
     yield c
-    from app.store import Store
-    c.resolve(Store).dispose()
+    close(c)
 
 
 @pytest.fixture
@@ -56,54 +58,21 @@ def service(container: Container) -> SequenceManagementService:
 
 
 @pytest.fixture
+def views(container: Container) -> SequenceViews:
+    return container.resolve(SequenceViews)
+
+
+@pytest.fixture
+def store(container: Container) -> Store:
+    return container.resolve(Store)
+
+
+@pytest.fixture
 def events(container: Container) -> list[Event]:
     """Every event published on the bus, in order."""
     received: list[Event] = []
     container.resolve(EventBus).subscribe("*", received.append)
     return received
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class LiveServer:
-    """``tka serve`` in a subprocess on a free loopback port."""
-
-    def __init__(self, db_url: str, *, workers: int = 2, extra_args: list[str] | None = None,
-                 env: dict[str, str] | None = None, preexec_fn: Callable[[], None] | None = None) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.db_url = db_url
-        args = [sys.executable, "-m", "app.cli", "serve", "--port", str(self.port), "--workers", str(workers),
-                "--database", db_url, *(extra_args or [])]
-        self.log = open(Path(db_url.removeprefix("sqlite:///")).with_suffix(".log"), "w") \
-            if db_url.startswith("sqlite:///") else subprocess.DEVNULL
-        self.proc = subprocess.Popen(args, cwd=ROOT, stdout=self.log, stderr=self.log,
-                                     env={**os.environ, **(env or {})}, preexec_fn=preexec_fn)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited with {self.proc.returncode}")
-            try:
-                if requests.get(f"{self.url}/health/live", timeout=1).status_code == 200:
-                    return
-            except requests.RequestException:  # not listening yet, or a worker still booting
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("server did not start within 30 s")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
 
 
 @pytest.fixture(scope="module")

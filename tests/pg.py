@@ -97,7 +97,7 @@ def server() -> PostgresServer:
     """The session's server, started on first use; skips (or fails under CI) when impossible."""
     global _server, _failure
     if _server is None and _failure is None:
-        from tests.conftest import free_port
+        from tests.servers import free_port
 
         try:
             _server = PostgresServer(free_port())

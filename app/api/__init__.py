@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-import time
-import types
 from pathlib import Path
-from typing import Any, Callable
 
 import connexion
 import flask
@@ -21,7 +18,8 @@ from app.api.binding import TkaFlaskApi
 from app.api.problems import handle_exception
 from app.api.validation import VALIDATOR_MAP
 from app.core.container import Container
-from app.services.sequences import SequenceManagementService
+from app.events.hub import Hub
+from app.settings import Settings
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -36,9 +34,11 @@ class SnakeCaseResolver(Resolver):
         return f"{controller}.{name}"
 
 
-def create_app(container: Container, *, edge: security.EdgeConfig | None = None,
-               validate_responses: bool = False) -> flask.Flask:
-    """Build the WSGI app. Response validation is for tests; ``tka serve`` leaves it off."""
+def create_app(container: Container) -> flask.Flask:
+    """The WSGI app over a runtime ``bootstrap`` built. Its handlers reach the runtime through
+    ``app.extensions["tka"]`` (app/api/http.py)."""
+    settings = container.resolve(Settings)
+    edge = security.EdgeConfig.from_settings(settings)
     # Bearer auth is enforced by app.api.security, because it depends on whether the server was
     # started with a token; Connexion's per-operation check cannot express that and warns about it.
     logging.getLogger("connexion.operations.secure").setLevel(logging.ERROR)
@@ -46,17 +46,15 @@ def create_app(container: Container, *, edge: security.EdgeConfig | None = None,
     # UI page fails to build its own spec URL.
     cx = connexion.FlaskApp(__name__, specification_dir=str(SPEC.parent), options={
         "swagger_ui": False, "serve_spec": True, "openapi_spec_path": "/api/openapi.json"})
-    cx.api_cls = TkaFlaskApi
-    cx.add_api(SPEC.name, strict_validation=True, validate_responses=validate_responses,
+    cx.api_cls = TkaFlaskApi  # app/api/binding.py: measured, guarded by a test
+    # Response validation checks every answer against the spec: for tests (TKA_VALIDATE_RESPONSES).
+    cx.add_api(SPEC.name, strict_validation=True, validate_responses=settings.validate_responses,
                validator_map=VALIDATOR_MAP, resolver=SnakeCaseResolver(), pythonic_params=False)
     app = cx.app
-    _remember_sync_checks(app)
-    app.extensions["tka.container"] = container
-    app.extensions["tka.sequences"] = container.resolve(SequenceManagementService)
-    app.extensions["tka.started"] = time.time()
+    app.extensions["tka"] = container
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    security.install(app, edge or security.EdgeConfig())
-    stream.install(app, container, edge or security.EdgeConfig())  # /ws: the event stream
+    security.install(app, edge)
+    stream.install(app, container.resolve(Hub), edge)  # /ws: the event stream
     monitoring.install(app)
     # Replace Connexion's handlers so every error, its own included, has our problem shape.
     for code in werkzeug.exceptions.default_exceptions:
@@ -90,23 +88,6 @@ def create_app(container: Container, *, edge: security.EdgeConfig | None = None,
         return flask.redirect("/api/docs/")
 
     return app
-
-
-def _remember_sync_checks(app: flask.Flask) -> None:
-    """Flask asks ``inspect.iscoroutinefunction`` about every hook and view on every request (six
-    times per request here); a function's answer never changes, so keep it."""
-    checked: dict[Callable[..., Any], Callable[..., Any]] = {}
-    ensure_sync = app.ensure_sync
-
-    def remembered(func: Callable[..., Any]) -> Callable[..., Any]:
-        found = checked.get(func)
-        if found is None:
-            found = ensure_sync(func)
-            if type(func) is types.FunctionType:  # not bound methods: a new object on each access
-                checked[func] = found
-        return found
-
-    app.ensure_sync = remembered  # type: ignore[method-assign]
 
 
 _REDOC_PAGE = """<!DOCTYPE html>

@@ -1,8 +1,9 @@
 """The brief's in-process mode: a host program (the desktop app) embeds the API.
 
 ``TKAAPIIntegration`` serves the same app on a background thread of the host process, with a
-threaded WSGI server, and stops it cleanly. It shares the host's container, so the host and its
-API clients act on one store, one event bus and one undo history.
+threaded WSGI server, and stops it cleanly. It runs on the host's runtime when given one
+(``bootstrap``'s container), so the host and its API clients act on one store, one event bus and
+one undo history.
 """
 
 from __future__ import annotations
@@ -13,20 +14,18 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from app.api import create_app
-from app.bootstrap import bootstrap
+from app.bootstrap import bootstrap, close, start
 from app.core.container import Container
 from app.settings import Settings
-from app.store import Store
-from app.store.sql import default_database_url
 
 
 class TKAAPIIntegration:
-    def __init__(self, container: Container | None = None, *, database_url: str | None = None,
-                 settings: Settings | None = None) -> None:
-        self.settings = settings or Settings()
+    def __init__(self, container: Container | None = None, *, settings: Settings | None = None) -> None:
+        if container is None:
+            container = bootstrap(settings or Settings())
+        self.container = container
+        self.settings = container.resolve(Settings)
         self.settings.check()
-        self.container = container or bootstrap(database_url or self.settings.database_url or default_database_url())
-        self.app = create_app(self.container, edge=self.settings.edge())
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -40,15 +39,12 @@ class TKAAPIIntegration:
     def is_running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
-    def start(self, host: str | None = None, port: int | None = None) -> str:
-        """Start serving (port 0 picks a free one); returns the base URL."""
+    def start(self) -> str:
+        """Start serving on the settings' host and port (port 0 picks a free one); the base URL."""
         if self.is_running:
             return self.url
-        if host is not None or port is not None:
-            self.settings = Settings(**{**self.settings.__dict__, "host": host or self.settings.host,
-                                        "port": self.settings.port if port is None else port})
-            self.settings.check()
-        self._server = make_server(self.settings.host, self.settings.port, self.app, threaded=True)
+        start(self.container)
+        self._server = make_server(self.settings.host, self.settings.port, create_app(self.container), threaded=True)
         self._thread = threading.Thread(target=self._server.serve_forever, name="tka-api", daemon=True)
         self._thread.start()
         return self.url
@@ -62,8 +58,9 @@ class TKAAPIIntegration:
         self._server = self._thread = None
 
     def close(self) -> None:
+        """Stop serving and release the runtime (the store, its background threads)."""
         self.stop()
-        self.container.resolve(Store).dispose()
+        close(self.container)
 
     def __enter__(self) -> "TKAAPIIntegration":
         self.start()

@@ -18,7 +18,7 @@ import werkzeug.exceptions
 from connexion.exceptions import ProblemException
 
 from app.domain.errors import DomainError
-from app.services.errors import Conflict, NotFound, PreconditionFailed, ServiceError
+from app.services.errors import Conflict, NotFound, PreconditionFailed, ServiceError, Unprocessable
 from app.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
@@ -79,15 +79,16 @@ def handle_exception(exc: Exception) -> flask.Response:
     if isinstance(exc, ProblemException):
         return _connexion_problem(exc)
     if isinstance(exc, DomainError):
-        return problem_response(422, exc.code, exc.message, errors=[{"field": exc.field, "message": exc.message}],
-                                title="Unprocessable Content")
+        return problem_response(422, exc.code, exc.message, title="Unprocessable Content",
+                                errors=[{"field": exc.field, "message": exc.message, "rule": exc.rule}])
     if isinstance(exc, NotFound):
         return problem_response(404, exc.code, exc.message)
     if isinstance(exc, PreconditionFailed):
         return problem_response(412, exc.code, exc.message, headers={"ETag": f'"{exc.current_version}"'})
     if isinstance(exc, Conflict):
-        return problem_response(409, exc.code, exc.message)
-    if isinstance(exc, ServiceError):
+        retry = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+        return problem_response(409, exc.code, exc.message, headers=retry)
+    if isinstance(exc, (Unprocessable, ServiceError)):
         return problem_response(422, exc.code, exc.message)
     if isinstance(exc, StoreUnavailable):
         log.error("store unavailable: %s (request %s)", exc, flask.g.get("request_id"))

@@ -10,16 +10,15 @@ from __future__ import annotations
 import hmac
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import flask
 
 from app.api.problems import ApiProblem
-from app.core import context
 from app.core.ids import random_uuid
+from app.settings import LOOPBACK_HOSTS, Settings
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1", "[::1]"}
 EXPOSED = "ETag, Location, X-Request-ID, X-Process-Time, Idempotent-Replayed, Retry-After"
 ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-ID"
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
@@ -29,8 +28,16 @@ ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
 class EdgeConfig:
     token: str | None = None
     cors_origins: tuple[str, ...] = ()
-    allowed_hosts: frozenset[str] = field(default_factory=lambda: frozenset(LOOPBACK_HOSTS))
+    allowed_hosts: frozenset[str] = LOOPBACK_HOSTS
     max_body_bytes: int = 1 << 20
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "EdgeConfig":
+        # The Host check defends loopback servers against DNS rebinding; a server bound beyond
+        # loopback is reached by names we cannot know, and its token is the defence there.
+        return cls(token=settings.token, cors_origins=settings.cors_origins,
+                   allowed_hosts=LOOPBACK_HOSTS if settings.is_loopback else frozenset({"*"}),
+                   max_body_bytes=settings.max_body_bytes)
 
 
 def _host_name(host_header: str) -> str:
@@ -63,7 +70,6 @@ def install(app: flask.Flask, config: EdgeConfig) -> None:
         g.started = time.perf_counter()
         given = headers.get("X-Request-ID", "")
         g.request_id = given if _REQUEST_ID.match(given) else random_uuid()
-        g.ctx_token = context.set_current(context.RequestContext(request_id=g.request_id))
 
         host = _host_name(request.host or "")
         if config.allowed_hosts and "*" not in config.allowed_hosts and host not in config.allowed_hosts:
@@ -102,12 +108,3 @@ def install(app: flask.Flask, config: EdgeConfig) -> None:
                 headers["Access-Control-Allow-Headers"] = ALLOWED_HEADERS
                 headers["Access-Control-Max-Age"] = "600"
         return response
-
-    @app.teardown_request
-    def _reset(_exc: BaseException | None) -> None:
-        token = flask.g.pop("ctx_token", None)
-        if token is not None:
-            try:
-                context.reset(token)
-            except ValueError:  # set in another context (streamed responses); harmless
-                pass

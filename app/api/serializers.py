@@ -6,7 +6,7 @@ typed SDKs get a plain nullable number.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Mapping
 
 from app.core.commands import HistoryEntry
 from app.domain.letters import LetterInfo
@@ -64,3 +64,14 @@ def history_entry_out(e: HistoryEntry) -> dict[str, Any]:
     return {"command_id": e.command_id, "sequence_id": e.sequence_id, "description": e.description,
             "kind": e.kind, "state": e.state.value, "created_at": e.created_at,
             "version_before": e.version_before, "version_after": e.version_after}
+
+
+def event_data_out(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Stored event data with its sequence and beats in openapi.yaml's shapes (asyncapi.yaml)."""
+    out = dict(data)
+    if isinstance(out.get("sequence"), Mapping):
+        out["sequence"] = sequence_out(SequenceData.from_dict(out["sequence"]))
+    for key in ("beat", "removed_beat"):
+        if isinstance(out.get(key), Mapping):
+            out[key] = beat_out(BeatData.from_dict(out[key]))
+    return out

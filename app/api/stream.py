@@ -1,12 +1,13 @@
 """The event stream's HTTP edge: ``GET /ws`` and ``/ws/<client_id>`` (flask-sock), one session each.
 
-A session runs on the gunicorn thread that accepted the upgrade and is its client's only writer:
-the hello, replays, queued events, replies, heartbeats and the close frame all leave from here, in
-that order. simple-websocket's own reader thread collects the client's messages and sets the same
-``threading.Event`` the hub sets when it queues an event, so one wait serves both directions.
-The protocol itself (shapes, parsing, close codes) is app.events.protocol; asyncapi.yaml
-documents it. A store outage closes nothing: a replay that cannot read the log tells its client
-(``store_status``) and waits for the store with the connection open.
+The protocol is app/events/session.py, an I/O-free state machine; this is its driver: the socket,
+the waiting and the writes. A session runs on the worker thread (gthread) or greenlet (gevent)
+that accepted the upgrade. simple-websocket's reader thread collects the client's messages and
+sets ``ws.event``, the same event the hub sets when it queues for this client or asks it to close,
+so one wait serves them all. Three parties write to the socket: the session (blocking writes: its
+replies, replays, queued frames and the close), simple-websocket's reader (answers to pings) and
+the hub's tailer (non-blocking writes of events to an idle client, app/events/subscriber.py);
+``_GuardedSocket`` keeps their frames whole.
 """
 
 from __future__ import annotations
@@ -17,55 +18,40 @@ import math
 import socket
 import threading
 import time
-import uuid
-from typing import Any, Callable, Mapping
+from collections import deque
+from typing import Any, Callable
 
 import flask
 from flask_sock import Sock
 from simple_websocket import ConnectionClosed
 
-from app.api.handlers import health
 from app.api.problems import ApiProblem
 from app.api.security import EdgeConfig, require_bearer, token_matches
-from app.api.serializers import beat_out, sequence_out
-from app.core.container import Container
-from app.core.events import Event, EventBus, utc_now
+from app.core import metrics
+from app.core.events import utc_now
 from app.core.greenlets import cooperative
-from app.domain.models import BeatData, SequenceData
+from app.core.ids import random_uuid
 from app.events import protocol as p
-from app.events.config import StreamConfig
-from app.events.hub import BUSY, NOTICE, OWES, PAGE, WROTE, Hub, Subscriber
-from app.events.retention import LogBounds
-from app.store import Store, StoreUnavailable
-from app.store.monitor import PingResult, StoreMonitor
+from app.events import session as s
+from app.events.hub import Hub
+from app.events.subscriber import Subscriber, Written
+from app.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
 CLOSE_WAIT = 1.0  # seconds a client gets to answer our close frame before the socket is shut
 SEND_BATCH = 256 * 1024  # bytes of queued frames written with one sendall
-STORE_RETRY = 0.5  # seconds between a waiting replay's looks at the store breaker
-LAG_WARN_EVENTS = 1000  # /health's events:lag warns beyond this many events not yet dispatched,
-LAG_WARN_MS = 5000.0  # or when the oldest of them is older than this
-LAG_MAX_AGE = 2.0  # seconds a lag measured by the store watchdog answers /health instead of a new one
 
 
-def install(app: flask.Flask, container: Container, edge: EdgeConfig, config: StreamConfig | None = None) -> Hub:
-    """Add the WebSocket routes and this process's hub to ``app``."""
-    config = config or StreamConfig.from_env()
-    hub = Hub(container.resolve(Store), container.resolve(EventBus), config, render=render_event)
-    app.extensions["tka.events"] = hub
-    health.EXTRA_CHECKS["events:lag"] = lag_check
-    health.EXTRA_CHECKS["events:breaker"] = notify_breaker_check
-    health.EXTRA_CHECKS["websocket:connections"] = connections_check
-    if container.is_registered(StoreMonitor):
-        container.resolve(StoreMonitor).add_listener(_lag_sampler(hub))
+def install(app: flask.Flask, hub: Hub, edge: EdgeConfig) -> None:
+    """Add the WebSocket routes, served by ``hub``, to ``app``."""
+    config = hub.config
     # Reader threads must not keep a stopping worker alive; oversized frames close with 1009.
     app.config["SOCK_SERVER_OPTIONS"] = {
         "max_message_size": config.max_message_bytes,
         "thread_class": functools.partial(threading.Thread, daemon=True),
     }
     bp = flask.Blueprint("tka_events", __name__)
-    sock = Sock()
 
     @bp.before_request
     def _check_upgrade() -> None:
@@ -87,134 +73,38 @@ def install(app: flask.Flask, container: Container, edge: EdgeConfig, config: St
             field = "event_type" if "event_types" in exc.message else "sequence_id"
             raise ApiProblem(400, "invalid_parameter", exc.message,
                              errors=[{"field": field, "message": exc.message}]) from None
-        authorized = not edge.token
         header = request.headers.get("Authorization")
         if edge.token and header is not None:
             require_bearer(header, edge.token)
-            authorized = True
-        flask.g.tka_stream = {"client_id": client_id or f"client_{uuid.uuid4().hex[:8]}", "since": since,
-                              "filter": event_filter.filter, "authorized": authorized}  # type: ignore[attr-defined]
+        flask.g.tka_stream = {"client_id": client_id or f"client_{random_uuid()[:8]}", "since": since,
+                              "event_filter": event_filter.filter,  # type: ignore[attr-defined]
+                              "token": edge.token if header is None else None}
         # No permessage-deflate: events are small, and a compressor per socket costs ~300 KB and
         # CPU for every client on every event.
         request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
 
     def serve(ws: Any, client_id: str | None = None) -> None:
-        Session(ws, hub, config, token=edge.token, **flask.g.tka_stream).run()
+        SocketSession(ws, hub, **flask.g.tka_stream).run()
 
+    sock = Sock()
     sock.route("/ws", bp=bp, endpoint="stream")(serve)
     sock.route("/ws/<client_id>", bp=bp, endpoint="named_stream")(serve)
     app.register_blueprint(bp)
 
-    @app.before_request
-    def _start_hub() -> None:
-        # The tailer also prunes the log, so it runs in every worker that serves anything.
-        try:
-            hub.ensure_started()
-        except Exception:  # the event stream must never take REST down with it
-            log.exception("starting the event stream failed; retrying on the next request")
 
-    return hub
-
-
-# -- how far behind the log ------------------------------------------------------------------
-def lag_check() -> dict[str, Any]:
-    """``/health``'s ``events:lag``: how far this worker's tailer is behind the durable event log.
-
-    Fails only when the tailer is not running; warns when it is far behind, or when the lag cannot
-    be measured because the store is down (the store checks say so). Like the store ping, it reads
-    the watchdog's last measurement when that is fresh, so probes do not query the database.
-    """
-    hub: Hub = flask.current_app.extensions["tka.events"]
-    started = time.perf_counter()
-    sample = hub.lag_sample
-    try:
-        if sample is not None and time.monotonic() - sample[0] <= LAG_MAX_AGE:
-            behind, age_ms = sample[1], sample[2]
-        else:
-            behind, age_ms = hub.lag()
-    except StoreUnavailable:
-        return health.check("warn", unit="events", output="unknown while the store is unavailable",
-                            latency_ms=(time.perf_counter() - started) * 1000, component_id="events")
-    if not hub.tailer_alive():
-        status, output = "fail", f"the event tailer is not running ({behind} events behind)"
-    elif behind > LAG_WARN_EVENTS or age_ms > LAG_WARN_MS:
-        status, output = "warn", f"{behind} events behind; the oldest is {age_ms:.0f} ms old"
-    else:
-        status, output = "pass", None
-    return health.check(status, value=behind, unit="events", output=output,
-                        latency_ms=(time.perf_counter() - started) * 1000, component_id="events")
-
-
-def connections_check() -> dict[str, Any]:
-    """``/health``'s ``websocket:connections``: this worker's open sockets (the server's total in the
-    output); ``warn`` from 90 % of the per-worker limit, beyond which new clients get 1013."""
-    started = time.perf_counter()
-    hub: Hub = flask.current_app.extensions["tka.events"]
-    count, limit = hub.connection_count(), hub.config.max_connections
-    total = hub.stats()["total_connections"]
-    status = "warn" if count >= 0.9 * limit else "pass"
-    return health.check(status, value=count, unit="connections",
-                        output=f"{count} of {limit} on this worker; {total} on the server",
-                        latency_ms=(time.perf_counter() - started) * 1000, component_id="websocket")
-
-
-def notify_breaker_check() -> dict[str, Any]:
-    """``/health``'s ``events:breaker``: the event-notification breaker (PostgreSQL's LISTEN
-    connection). Open is a warning, not a failure: the tailer polls the log meanwhile, so events
-    still arrive, only later."""
-    breaker = flask.current_app.extensions["tka.events"].notify_breaker
-    state = breaker.state
-    output = None if state == "closed" else \
-        f"open; polling the log, next LISTEN attempt in {breaker.retry_after():.1f} s" if state == "open" else state
-    return health.check("pass" if state == "closed" else "warn", value={"closed": 0, "half-open": 1}.get(state, 2),
-                        unit="state", output=output, component_id="events")
-
-
-def _lag_sampler(hub: Hub) -> Callable[[PingResult], None]:
-    """A store-watchdog listener: after each good ping, measure the lag (for ``/health`` and the
-    gauge, which so keeps growing when the tailer has died, which is when it matters)."""
-
-    def sample(ping: PingResult) -> None:
-        if ping.ok and hub.started:
-            try:
-                behind, age_ms = hub.lag()
-            except StoreUnavailable:
-                return
-            hub.lag_sample = (time.monotonic(), behind, age_ms)
-
-    return sample
-
-
-# -- events in their API shape ----------------------------------------------------------------
-def data_out(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Stored event data with the sequence and beats in openapi.yaml's shapes."""
-    out = dict(data)
-    if isinstance(out.get("sequence"), Mapping):
-        out["sequence"] = sequence_out(SequenceData.from_dict(out["sequence"]))
-    for key in ("beat", "removed_beat"):
-        if isinstance(out.get(key), Mapping):
-            out[key] = beat_out(BeatData.from_dict(out[key]))
-    return out
-
-
-def render_event(event: Event) -> str:
-    return p.encode(p.event_message(event, data_out))
-
-
-# -- one connection ---------------------------------------------------------------------------
 class _GuardedSocket:
-    """The connection's socket, written one whole frame at a time.
+    """The connection's socket, written one whole frame at a time, and the hub's ``Connection``.
 
-    Three threads write to it: the session (blocking), simple-websocket's reader (answers to
-    pings) and the hub's tailer (``try_send``, never blocking). The lock keeps their frames from
-    interleaving. A non-blocking write may take only part of a frame; the socket then owes the rest,
-    and every later write pays that debt first, so the client never sees a torn frame.
+    The lock keeps the frames of the three writers from interleaving. A non-blocking write may
+    take only part of a frame; the socket then owes the rest, and every later write pays that debt
+    first, so the client never sees a torn frame.
     """
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, wake: Callable[[], None]) -> None:
         self._sock = sock
         self._lock = threading.Lock()
         self._owed = b""
+        self.wake = wake
         # A gevent socket waits for room on EAGAIN, whatever the flags, unless told not to wait.
         if cooperative():
             self._send_now: Callable[[bytes], int] = lambda frame: sock.send(  # type: ignore[call-arg]
@@ -228,21 +118,21 @@ class _GuardedSocket:
             self._sock.sendall(data)
         return len(data)
 
-    def try_send(self, frame: bytes) -> str:
-        """Write ``frame`` without waiting: WROTE, OWES (the rest is owed) or BUSY (nothing written)."""
+    def try_send(self, frame: bytes) -> Written:
+        """Write ``frame`` without waiting."""
         if not self._lock.acquire(blocking=False):
-            return BUSY
+            return Written.NOTHING
         try:
             if self._owed:
-                return BUSY
+                return Written.NOTHING
             try:
                 written = self._send_now(frame)
             except OSError:  # full (EAGAIN) or broken: the session's blocking path deals with it
-                return BUSY
+                return Written.NOTHING
             if written < len(frame):
                 self._owed = frame[written:]
-                return OWES
-            return WROTE
+                return Written.PART
+            return Written.ALL
         finally:
             self._lock.release()
 
@@ -288,28 +178,29 @@ class _GuardedSocket:
         return getattr(self._sock, name)
 
 
-class Session:
-    def __init__(self, ws: Any, hub: Hub, config: StreamConfig, *, client_id: str, since: int | None,
-                 filter: p.EventFilter, authorized: bool, token: str | None) -> None:  # noqa: A002
+class SocketSession:
+    """Drives one ``app.events.session.Session`` over a flask-sock WebSocket."""
+
+    def __init__(self, ws: Any, hub: Hub, *, client_id: str, since: int | None, event_filter: p.EventFilter,
+                 token: str | None) -> None:
+        """``token``: the token the client must send first (the upgrade carried none); None: none needed."""
         self.ws = ws
         self.hub = hub
-        self.config = config
-        self.since = since
-        self.authorized = authorized
-        self.token = token
+        config = hub.config
         if config.send_buffer_bytes:
             ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, config.send_buffer_bytes)
-        self.sock = _GuardedSocket(ws.sock)
+        self.sock = _GuardedSocket(ws.sock, ws.event.set)
         ws.sock = self.sock
-        self.sub = Subscriber(client_id, ws.event, self.sock.abort, config.queue_size, direct=self.sock.try_send)
-        self.sub.filter = filter
+        self.sub = Subscriber(client_id, config.queue_size, event_filter)
+        self.machine = s.Session(
+            client_id, since, config.heartbeat_interval,
+            auth_deadline=None if token is None else time.monotonic() + config.auth_timeout,
+            token_matches=None if token is None else functools.partial(_matches, token))
         self.last_send = time.monotonic()
-        self._replaying = False
-        self._resume_from: int | None = None  # a resume asked for while a replay waits for the store
 
     def run(self) -> None:
         try:
-            admitted, reason = self.hub.register(self.sub), "this worker holds its maximum of sockets; retry"
+            admitted, reason = self.hub.register(self.sub, self.sock), "this worker holds its maximum of sockets; retry"
         except StoreUnavailable as exc:  # this worker never read the log yet, and cannot now
             admitted, reason = False, f"the store is unavailable; retry in {math.ceil(exc.retry_after or 1)} s"
         if not admitted:
@@ -327,191 +218,90 @@ class Session:
             self.hub.unregister(self.sub)
             self._release()
 
-    def _release(self) -> None:
-        """End the TCP connection here, once the client answered our close (or could not).
-
-        Left to gunicorn, a socket is drained on the worker's main thread for up to 2 s each,
-        which would serialize a shutdown behind every client that does not hang up at once.
-        """
-        reader = getattr(self.ws, "thread", None)
-        if reader is not None and reader is not threading.current_thread():
-            reader.join(CLOSE_WAIT)  # simple-websocket's reader ends on the client's close frame
-        self.sock.abort()
-        self.sock.close()
-
-    # -- phases -------------------------------------------------------------------------------
     def _serve(self) -> None:
-        if not self.authorized and not self._authenticate():
-            return
-        heartbeat = self.config.heartbeat_interval
-        if self.since is None:  # the tailer queues for this client until the hello is out
-            start = self.hub.go_live(self.sub)
-            assert start is not None
-            self.sub.delivered = start
-            self._send(p.hello(self.sub.client_id, start, heartbeat))
-        else:
-            self._send(p.hello(self.sub.client_id, self.hub.position, heartbeat))
-            self._catch_up(self.since)
-        self._flush()
-        while True:
-            if self.sub.closing:
-                return self._close_as_asked()
-            quiet_since = max(self.last_send, self.sub.sent_at)
-            self.ws.event.wait(max(0.0, quiet_since + heartbeat - time.monotonic()))
-            self.ws.event.clear()
-            self._read_messages()
-            if self.sub.closing:
-                return self._close_as_asked()
-            self._flush()
-            if time.monotonic() - max(self.last_send, self.sub.sent_at) >= heartbeat:
-                self._send(p.reply("heartbeat", last_event_id=self.sub.resume_point))
-
-    def _authenticate(self) -> bool:
-        """The server has a token and the upgrade carried none: the first message must be auth."""
-        deadline = time.monotonic() + self.config.auth_timeout
-        while not self.sub.closing:
-            raw = self.ws.receive(timeout=0)
-            if raw is None:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self.ws.event.wait(remaining)
-                self.ws.event.clear()
-                continue
-            try:
-                message = p.parse(raw)
-            except p.ProtocolError:
-                message = None
-            if isinstance(message, p.Auth) and self.token and token_matches(message.token, self.token):
-                self.authorized = True
-                return True
-            self._close(p.CloseCode.POLICY_VIOLATION, "authentication failed")
-            return False
-        if self.sub.closing:
-            self._close_as_asked()
-        else:
-            self._close(p.CloseCode.POLICY_VIOLATION, "authentication required: send {type: auth, token} first")
-        return False
-
-    def _catch_up(self, since: int) -> None:
-        """Replay the log after ``since`` until level with the tailer, then go live.
-
-        The first read always happens, so a ``since`` the log can no longer serve (pruned, or
-        newer than anything in it) is answered with ``resync_required``, never a silent gap. While
-        the store is down the replay waits for it (``_await_store``), the connection open.
-        """
-        self.hub.pause(self.sub)
-        cursor = self.sub.delivered = since
-        self._replaying = True
-        try:
-            while not self.sub.closing:
-                if self._resume_from is not None:
-                    cursor = self.sub.delivered = self._resume_from
-                    self._resume_from = None
+        machine, event = self.machine, self.ws.event
+        self._perform(machine.open(time.monotonic(), self.hub.position))
+        while machine.phase is not s.Phase.CLOSED:
+            event.wait(max(0.0, machine.wake_at(self._quiet_since()) - time.monotonic()))
+            event.clear()
+            while machine.phase is not s.Phase.CLOSED and (raw := self.ws.receive(timeout=0)) is not None:
                 try:
-                    events, bounds = self.hub.read(cursor)
-                except StoreUnavailable as exc:
-                    self._await_store(exc)
-                    continue
-                if self.sub.note_status(p.STORE_AVAILABLE):
-                    self._send(p.store_status(p.STORE_AVAILABLE, cursor))
-                if self._replay(cursor, events, bounds):
-                    return
-                cursor = self.sub.delivered
-        finally:
-            self._replaying = False
+                    message: p.ClientMessage | p.ProtocolError = p.parse(raw)
+                except p.ProtocolError as exc:
+                    message = exc
+                self._perform(machine.received(message, self.hub.position, self.sub.resume_point, time.monotonic()))
+            self._perform(machine.tick(time.monotonic(), self._quiet_since(), self.sub.resume_point,
+                                       self.hub.store_status == p.STORE_AVAILABLE))
 
-    def _replay(self, cursor: int, events: list[Event], bounds: LogBounds) -> bool:
-        """Send one page of the log read after ``cursor``; True once the client is live."""
-        if bounds.pruned_through > cursor or cursor > bounds.last_event_id or \
-                (not events and cursor < bounds.last_event_id):
-            self._send(p.reply("resync_required", since=cursor,
-                               reason="ahead" if cursor > bounds.last_event_id else "expired",
-                               oldest_event_id=bounds.oldest_event_id, last_event_id=bounds.last_event_id,
-                               message="the log no longer holds every event after 'since': reload "
-                                       "state over REST; the stream continues after last_event_id"))
-            cursor = self.sub.delivered = bounds.last_event_id
-            events = []
-        self._send_events(self.hub.frames(events, self.sub.filter))
-        if events:
-            cursor = self.sub.delivered = self.hub.last_id(events)
-        return len(events) < PAGE and self.hub.go_live(self.sub, cursor) is not None
+    def _quiet_since(self) -> float:
+        """When the client was last written to, by the session or the tailer."""
+        return max(self.last_send, self.sub.written_at)
 
-    def _await_store(self, exc: StoreUnavailable) -> None:
-        """The log cannot be read: tell the client (once), then keep the connection (heartbeats,
-        replies) until the store is worth trying again, or the client asks to resume elsewhere."""
-        if self.sub.note_status(p.STORE_UNAVAILABLE):
-            retry_after = exc.retry_after if exc.retry_after is not None else self.hub.store.breaker.retry_after()
-            self._send(p.store_status(p.STORE_UNAVAILABLE, self.sub.delivered, retry_after))
-        heartbeat = self.config.heartbeat_interval
-        retry_at = time.monotonic() + STORE_RETRY
-        hub_said = self.hub.store_status
-        while not self.sub.closing and self._resume_from is None:
-            now = time.monotonic()
-            back = hub_said == p.STORE_UNAVAILABLE and self.hub.store_status == p.STORE_AVAILABLE  # it woke us
-            if (now >= retry_at or back) and self.hub.log_readable():
+    def _perform(self, actions: list[s.Action]) -> None:
+        """Do ``actions`` in order. What the machine answers to one (a page of the log, the hub's
+        answer to going live) comes before the rest; a close the hub asked for, before anything."""
+        pending = deque(actions)
+        while True:
+            if self.sub.closing is not None and self.machine.phase is not s.Phase.CLOSED:
+                pending = deque(self.machine.close_asked(*self.sub.closing, self.sub.resume_point))
+            if not pending:
                 return
-            self.ws.event.wait(max(0.0, min(retry_at, self.last_send + heartbeat) - now))
-            self.ws.event.clear()
-            self._read_messages()
-            if time.monotonic() - self.last_send >= heartbeat:
-                self._send(p.reply("heartbeat", last_event_id=self.sub.resume_point))
-            if now >= retry_at:
-                retry_at = now + STORE_RETRY
+            pending.extendleft(reversed(self._do(pending.popleft())))
 
-    def _read_messages(self) -> None:
-        while (raw := self.ws.receive(timeout=0)) is not None:
-            try:
-                self._handle(p.parse(raw))
-            except p.ProtocolError as exc:
-                self._send(p.error(exc.code, exc.message, exc.msg_id))
-
-    def _handle(self, message: p.ClientMessage) -> None:
-        if message.type == "ping":
-            self.sub.last_ping = utc_now()
-            self.hub.mark_dirty()
-            self._send(p.reply("pong", message.id, last_event_id=self.sub.resume_point))
-        elif message.type == "get_stats":
-            self._send(p.reply("stats", message.id, data=self.hub.stats()))
-        elif isinstance(message, p.SetFilters):
-            self.hub.set_filter(self.sub, message.filter)
-            self._send(p.reply("filters_updated", message.id, **message.filter.to_dict()))
-        elif isinstance(message, p.Resume):
-            self._send(p.reply("resumed", message.id, since=message.since))
-            if self._replaying:  # a replay waiting for the store: it restarts from there
-                self._resume_from = message.since
-                return
-            self._catch_up(message.since)
+    def _do(self, action: s.Action) -> list[s.Action]:
+        """Perform one action; what the machine answers to its result."""
+        sub, hub = self.sub, self.hub
+        if isinstance(action, s.Send):
+            self._send(action.message)
+        elif isinstance(action, s.Flush):
             self._flush()
-        elif isinstance(message, p.Auth):
-            self._send(p.error("already_authenticated", "this connection is already authenticated", message.id))
+        elif isinstance(action, s.ReadLog):
+            try:
+                events, bounds = hub.read(action.after)
+            except StoreUnavailable as exc:
+                retry_after = exc.retry_after if exc.retry_after is not None else hub.store.breaker.retry_after()
+                return self.machine.log_unreadable(retry_after, time.monotonic())
+            return self.machine.page(events, bounds)
+        elif isinstance(action, s.Replay):
+            self._send_events(hub.frames(action.events, sub.filter))
+            with sub.lock:
+                sub.delivered = action.through
+        elif isinstance(action, s.GoLive):
+            after = hub.go_live(sub, action.after)
+            return self.machine.behind() if after is None else self.machine.went_live(after)
+        elif isinstance(action, s.TellStoreStatus):
+            with sub.lock:
+                news = sub.tell_store_status(action.status)
+            if news:
+                self._send(p.store_status(action.status, action.last_event_id, action.retry_after))
+        elif isinstance(action, s.Rewind):
+            hub.pause(sub)
+            with sub.lock:
+                sub.delivered = action.since
+        elif isinstance(action, s.SetFilter):
+            hub.set_filter(sub, action.filter)
+        elif isinstance(action, s.RecordPing):
+            sub.last_ping = utc_now()
+            hub.mark_dirty()
+        elif isinstance(action, s.SendStats):
+            self._send(p.reply("stats", action.msg_id, data=hub.stats()))
+        elif isinstance(action, s.Close):
+            self._close(action.code, action.reason)
+        return []
 
+    # -- writing ------------------------------------------------------------------------------
     def _flush(self) -> None:
         """Write what the tailer left: a frame it could only start, then the queue; once both are
         done, the tailer writes directly again."""
         while True:
             if self.sock.owes:
                 self._timed(self.sock.pay)
-            items = self.sub.take()
+            with self.sub.lock:
+                items = self.sub.take()
             if not items:
                 return
             self._send_events(items)
 
-    def _close_as_asked(self) -> None:
-        assert self.sub.closing is not None
-        self.sub.hold()
-        code, reason = self.sub.closing
-        if code == p.CloseCode.SLOW_CONSUMER:
-            since = self.sub.resume_point
-            reason = p.slow_consumer_reason(since)
-            try:
-                self._send(p.error("slow_consumer", f"this client read too slowly and is disconnected; "
-                                                    f"reconnect with ?since={since}", resume_since=since))
-            except (ConnectionClosed, OSError):
-                return
-        self._close(code, reason)
-
-    # -- writing ------------------------------------------------------------------------------
     def _send_events(self, items: list[tuple[int, bytes]]) -> None:
         """Write event frames, several per system call (the hub framed each once for everyone)."""
         start = 0
@@ -522,18 +312,15 @@ class Session:
                 end += 1
             batch = items[start:end]
             self._timed(lambda: self.sock.send(b"".join(frame for _, frame in batch)))
-            ids = [event_id for event_id, _ in batch if event_id != NOTICE]  # a notice is no event
-            if ids:
-                self.sub.last_sent_id = ids[-1]
-                self.sub.events_sent += len(ids)
+            with self.sub.lock:
+                events = self.sub.written(batch)
+            metrics.EVENTS_DELIVERED.inc(events)
             start = end
         if items:
             self.hub.mark_dirty()
 
-    def _send(self, message: Mapping[str, Any]) -> None:
-        self._write(p.encode(message))
-
-    def _write(self, text: str) -> None:
+    def _send(self, message: dict[str, Any]) -> None:
+        text = p.encode(message)
         self._timed(lambda: self.ws.send(text))
 
     def _timed(self, write: Callable[[], Any]) -> None:
@@ -546,8 +333,25 @@ class Session:
         self.last_send = time.monotonic()
 
     def _close(self, code: p.CloseCode, reason: str) -> None:
-        self.sub.hold()
+        with self.sub.lock:
+            self.sub.hold()
         try:
             self.ws.close(int(code), reason[:120])
         except (ConnectionClosed, OSError):
             pass
+
+    def _release(self) -> None:
+        """End the TCP connection here, once the client answered our close (or could not).
+
+        Left to gunicorn, a socket is drained on the worker's main thread for up to 2 s each,
+        which would serialize a shutdown behind every client that does not hang up at once.
+        """
+        reader = getattr(self.ws, "thread", None)
+        if reader is not None and reader is not threading.current_thread():
+            reader.join(CLOSE_WAIT)  # simple-websocket's reader ends on the client's close frame
+        self.sock.abort()
+        self.sock.close()
+
+
+def _matches(token: str, presented: str) -> bool:
+    return token_matches(presented, token)

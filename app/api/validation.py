@@ -11,9 +11,9 @@ from typing import Any
 
 from connexion.decorators.response import ResponseValidator
 from connexion.decorators.validation import ParameterValidator, RequestBodyValidator, TypeValidationError, coerce_type
-from connexion.exceptions import BadRequestProblem, ProblemException, UnsupportedMediaTypeProblem
+from connexion.exceptions import ProblemException
 from connexion.json_schema import Draft4RequestValidator, Draft4ResponseValidator, allow_nullable
-from connexion.utils import all_json, is_json_mimetype, is_null, is_nullable
+from connexion.utils import is_null, is_nullable
 from jsonschema import Draft4Validator, ValidationError, draft4_format_checker
 from jsonschema.validators import extend
 
@@ -47,37 +47,13 @@ class BodyValidator(RequestBodyValidator):
     def __init__(self, *args: Any, validator: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, validator=RequestSchemaValidator, **kwargs)
 
-    def __call__(self, function: Any) -> Any:
-        """Connexion's check of a JSON body, the same errors in the same order, except that it does
-        not build the request's absolute URL for a debug log line (werkzeug's URL costs about as much
-        as the rest of this check). Other bodies (forms) go to Connexion's own."""
-        if not all_json(self.consumes):
-            return super().__call__(function)
-
-        @functools.wraps(function)
-        def wrapper(request: Any) -> Any:
-            data = request.json
-            if data is None and not self.is_null_value_valid and (request.body or request.form or request.files):
-                content_type = request.headers.get("Content-Type", "")
-                try:
-                    json_type = is_json_mimetype(content_type)
-                except ValueError:
-                    json_type = False
-                if json_type:
-                    raise BadRequestProblem(detail="Request body is not valid JSON")
-                raise UnsupportedMediaTypeProblem(
-                    detail=f"Invalid Content-type ({content_type}), expected JSON data")
-            if data is not None or not self.has_default:
-                self.validate_schema(data, "")
-            return function(request)
-        return wrapper
-
     def validate_schema(self, data: Any, url: str) -> None:
         if self.is_null_value_valid and data is None:
             return None
         errors = sorted(self.validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
         if errors:
-            raise bad_request([{"field": _field(e), "message": e.message} for e in errors[:20]])
+            raise bad_request([{"field": _field(e), "message": e.message, "rule": str(e.validator)}
+                               for e in errors[:20]])
         return None
 
 
@@ -94,22 +70,36 @@ def _param_validator(param: dict[str, Any]) -> Any:
     return cached[1]
 
 
+class _Broken(str):
+    """A parameter's error message, as Connexion's checks return it, and the rule it broke."""
+
+    rule: str
+
+    @classmethod
+    def of(cls, message: str, rule: str) -> "_Broken":
+        broken = cls(message)
+        broken.rule = rule
+        return broken
+
+
 class ParamsValidator(ParameterValidator):
     @staticmethod
     def validate_parameter(parameter_type: str, value: Any, param: dict[str, Any], param_name: Any = None) -> Any:
-        """Connexion's check (same coercion, same messages) with the validator built once."""
+        """Connexion's check (same coercion, same messages: tests/api/test_validation.py) with the
+        validator built once, and the rule each error broke."""
         if value is None or parameter_type == "formdata":
-            return ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
+            error = ParameterValidator.validate_parameter(parameter_type, value, param, param_name)
+            return None if error is None else _Broken.of(error, "required")
         if is_nullable(param) and is_null(value):
             return None
         try:
             converted = coerce_type(param, value, parameter_type, param_name)
         except TypeValidationError as exc:
-            return str(exc)
+            return _Broken.of(str(exc), "type")
         try:
             _param_validator(param).validate(converted)
         except ValidationError as exc:
-            return str(exc)
+            return _Broken.of(str(exc), str(exc.validator))
         return None
 
     def __call__(self, function: Any) -> Any:
@@ -118,14 +108,15 @@ class ParamsValidator(ParameterValidator):
             errors: list[dict[str, str]] = []
             if self.strict_validation:
                 for name in self.validate_query_parameter_list(request):
-                    errors.append({"field": name, "message": "unknown query parameter"})
+                    errors.append({"field": name, "message": "unknown query parameter", "rule": "additionalProperties"})
             checks = (("query", self.validate_query_parameter), ("path", self.validate_path_parameter),
                       ("header", self.validate_header_parameter))
             for kind, check in checks:
                 for param in self.parameters.get(kind, []):
                     error = check(param, request)
                     if error:
-                        errors.append({"field": param["name"], "message": str(error).splitlines()[0]})
+                        errors.append({"field": param["name"], "message": str(error).splitlines()[0],
+                                       "rule": getattr(error, "rule", "type")})
             if errors:
                 raise bad_request(errors)
             return function(request)

@@ -11,7 +11,6 @@ success as far as the dependency is concerned.
 
 from __future__ import annotations
 
-import math
 import threading
 from datetime import datetime, timezone
 from typing import Callable
@@ -42,9 +41,13 @@ def _raise(exc: BaseException) -> None:
 
 class Breaker:
     def __init__(self, name: str, *, fail_max: int = 3, reset_timeout: float = 5.0,
-                 on_change: Callable[[str, str, str], None] | None = None) -> None:
+                 on_change: Callable[[str, str | None, str], None] | None = None) -> None:
+        """``on_change(name, old, new)`` on every change of state, and once at the start (old None)."""
         self.name = name
-        self._cb = pybreaker.CircuitBreaker(fail_max=fail_max, reset_timeout=reset_timeout, name=name)
+        # Our own storage, to read when the breaker opened (pybreaker has no getter for it).
+        self._storage = pybreaker.CircuitMemoryStorage(pybreaker.STATE_CLOSED)
+        self._cb = pybreaker.CircuitBreaker(fail_max=fail_max, reset_timeout=reset_timeout, name=name,
+                                            state_storage=self._storage)
         self._lock = threading.Lock()
         if on_change is not None:
             outer = self
@@ -54,25 +57,19 @@ class Breaker:
                     on_change(outer.name, getattr(old, "name", str(old)), getattr(new, "name", str(new)))
 
             self._cb.add_listener(_Listener())
+            on_change(name, None, self.state)
 
     @property
     def state(self) -> str:
         return self._cb.current_state
 
-    @property
-    def fail_counter(self) -> int:
-        return self._cb.fail_counter
-
     def retry_after(self) -> float:
         """Seconds until the half-open probe (0 when not open)."""
-        opened_at = self._cb._state_storage.opened_at  # pybreaker stores it; no public getter
+        opened_at = self._storage.opened_at
         if self.state != pybreaker.STATE_OPEN or opened_at is None:
             return 0.0
         return max(0.0, (opened_at.timestamp() + self._cb.reset_timeout)
                    - datetime.now(timezone.utc).timestamp())
-
-    def retry_after_header(self) -> str:
-        return str(max(1, math.ceil(self.retry_after())))
 
     def admit(self) -> None:
         """Raise BreakerOpen while open; once the timeout has passed, let calls probe (half-open)."""

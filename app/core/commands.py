@@ -64,16 +64,21 @@ class StaleCommand(Exception):
 
 
 class History(Protocol):
-    """What the processor needs from a unit of work. The store implements it in SQL."""
+    """The command history, as the processor needs it (app/store/history.py keeps it in SQL)."""
 
-    def add_entry(self, entry: HistoryEntry) -> None: ...
+    def add(self, entry: HistoryEntry) -> None: ...
+    def update(self, entry: HistoryEntry) -> None: ...
     def latest(self, state: CommandState, sequence_id: str | None) -> HistoryEntry | None: ...
-    def update_entry(self, entry: HistoryEntry) -> None: ...
     def describe_latest(self, state: CommandState, sequence_id: str | None) -> str | None:
         """The description of ``latest(state, sequence_id)`` (without loading its snapshots)."""
         ...
     def discard_redo(self, sequence_id: str) -> None: ...
-    def sequence_version(self, sequence_id: str) -> tuple[int | None, bool]:
+
+
+class Snapshots(Protocol):
+    """The sequences' current states, as undo and redo need them (app/store/sequences.py)."""
+
+    def version(self, sequence_id: str) -> tuple[int | None, bool]:
         """(current version or None if never stored, whether it is present i.e. not deleted)."""
         ...
     def write_snapshot(self, sequence_id: str, snapshot: Snapshot, version: int) -> None: ...
@@ -89,38 +94,38 @@ class Reverted:
 
 
 class CommandProcessor:
-    """execute/undo/redo, can_undo/can_redo and descriptions, over any ``History``."""
+    """execute/undo/redo and the stacks' descriptions, over any ``History`` and ``Snapshots``."""
 
     def execute(self, history: History, entry: HistoryEntry) -> None:
         if entry.version_before is not None:  # a sequence being created has no redo stack yet
             history.discard_redo(entry.sequence_id)
-        history.add_entry(entry)
+        history.add(entry)
 
-    def undo(self, history: History, sequence_id: str | None = None) -> Reverted:
+    def undo(self, history: History, snapshots: Snapshots, sequence_id: str | None = None) -> Reverted:
         entry = history.latest(CommandState.DONE, sequence_id)
         if entry is None:
             raise NothingToUndo("nothing to undo" + (f" for sequence {sequence_id}" if sequence_id else ""))
-        version, present = history.sequence_version(entry.sequence_id)
-        if version != entry.version_after or present != (entry.after is not None):
+        version, present = snapshots.version(entry.sequence_id)
+        if version is None or version != entry.version_after or present != (entry.after is not None):
             raise StaleCommand(entry, version)
         new_version = version + 1
-        history.write_snapshot(entry.sequence_id, entry.before, new_version)
+        snapshots.write_snapshot(entry.sequence_id, entry.before, new_version)
         done = replace(entry, state=CommandState.UNDONE, version_undone=new_version)
-        history.update_entry(done)
+        history.update(done)
         self._retag(history, entry.sequence_id, new_version)
         return Reverted(done, entry.before, new_version)
 
-    def redo(self, history: History, sequence_id: str | None = None) -> Reverted:
+    def redo(self, history: History, snapshots: Snapshots, sequence_id: str | None = None) -> Reverted:
         entry = history.latest(CommandState.UNDONE, sequence_id)
         if entry is None:
             raise NothingToRedo("nothing to redo" + (f" for sequence {sequence_id}" if sequence_id else ""))
-        version, _ = history.sequence_version(entry.sequence_id)
+        version, _ = snapshots.version(entry.sequence_id)
         if version != entry.version_undone:
             raise StaleCommand(entry, version)
         new_version = (version or 0) + 1
-        history.write_snapshot(entry.sequence_id, entry.after, new_version)
+        snapshots.write_snapshot(entry.sequence_id, entry.after, new_version)
         redone = replace(entry, state=CommandState.DONE, version_after=new_version, version_undone=None)
-        history.update_entry(redone)
+        history.update(redone)
         self._retag(history, entry.sequence_id, new_version)
         return Reverted(redone, entry.after, new_version)
 
@@ -131,10 +136,10 @@ class CommandProcessor:
         (``version_after`` / ``version_undone``) keep meaning "nothing changed since"."""
         top_done = history.latest(CommandState.DONE, sequence_id)
         if top_done is not None and top_done.version_after != version:
-            history.update_entry(replace(top_done, version_after=version))
+            history.update(replace(top_done, version_after=version))
         top_undone = history.latest(CommandState.UNDONE, sequence_id)
         if top_undone is not None and top_undone.version_undone != version:
-            history.update_entry(replace(top_undone, version_undone=version))
+            history.update(replace(top_undone, version_undone=version))
 
     @staticmethod
     def undo_description(history: History, sequence_id: str | None = None) -> str | None:

@@ -41,9 +41,6 @@ class Container:
             self._instances.pop(key, None)
             self._factories[key] = (factory, False)
 
-    def is_registered(self, key: Any) -> bool:
-        return key in self._instances or key in self._factories
-
     def resolve(self, key: type[T] | Any) -> T:
         with self._lock:
             if key in self._instances:

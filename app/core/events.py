@@ -11,7 +11,6 @@ import itertools
 import logging
 import threading
 import time
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping
@@ -100,7 +99,6 @@ class EventBus:
         self._lock = threading.Lock()
         self._handlers: dict[int, tuple[str, Handler]] = {}
         self._ids = itertools.count(1)
-        self.published: Counter[str] = Counter()
         self.handler_failures = 0
 
     def subscribe(self, pattern: str, handler: Handler) -> int:
@@ -116,7 +114,6 @@ class EventBus:
     def publish(self, event: Event) -> None:
         with self._lock:
             targets = [h for p, h in self._handlers.values() if matches(p, event.event_type)]
-            self.published[event.event_type] += 1
         for handler in targets:
             try:
                 handler(event)

@@ -1,8 +1,9 @@
 """Prometheus metrics, one definition each, correct under several gunicorn workers.
 
-``tka serve`` points PROMETHEUS_MULTIPROC_DIR at a fresh directory before the workers fork, so
-every worker writes its samples there and ``/metrics`` on any worker reports the sum; a dead
-worker's live gauges are dropped by ``mark_process_dead`` (the gunicorn ``child_exit`` hook).
+A serving process points PROMETHEUS_MULTIPROC_DIR at a fresh directory (app/process.py) before
+its workers fork, so every worker writes its samples there and ``/metrics`` on any worker reports
+the sum; a dead worker's live gauges are dropped by ``mark_process_dead`` (the gunicorn
+``child_exit`` hook, app/serving.py).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
+
+from app.process import METRICS_DIR_ENV
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
@@ -63,9 +66,11 @@ def child(metric: Any, *labels: str) -> Any:
     return found
 
 
-def breaker_changed(name: str, _old: str, new: str) -> None:
+def breaker_changed(name: str, old: str | None, new: str) -> None:
+    """A Breaker's ``on_change``: its state gauge from the start, and its transitions."""
     BREAKER_STATE.labels(name).set(_STATE_VALUE.get(new, 2))
-    BREAKER_TRANSITIONS.labels(name, new).inc()
+    if old is not None:
+        BREAKER_TRANSITIONS.labels(name, new).inc()
 
 
 class _WithEveryFamily(Collector):
@@ -88,7 +93,7 @@ class _WithEveryFamily(Collector):
 
 def render() -> tuple[bytes, str]:
     """The exposition for ``/metrics``: all workers' samples when running multi-process."""
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if not os.environ.get(METRICS_DIR_ENV):
         return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
     registry = CollectorRegistry()
     registry.register(_WithEveryFamily(multiprocess.MultiProcessCollector(None)))

@@ -11,12 +11,14 @@ from .errors import (
     Discontinuity, DomainError, InvalidMotion, InvalidPosition, InvalidValue, NoLetterFits, UnknownLetter,
 )
 from .generator import generate_beats, turn_choices
+from .input import BeatSpec, beat_index, motion_from_input, turns_from_input, with_beat_added, with_beat_changed
 from .letters import (
     LETTERS, LetterInfo, LetterSpec, identify, letter_type_of, motion_pairs_for, motion_pairs_from,
 )
+from .limits import MAX_BEATS, MAX_DURATION, check_duration, check_length, validate_name
 from .models import (
     BeatData, SequenceData, beat_from_motions, blank_beat, collapse_word, normalize_beats, rotate_beat,
-    start_position_beat, validate_name,
+    start_position_beat,
 )
 from .motions import (
     MotionData, candidate_motions, end_orientation, make_motion, rotate_motion, validate_motion,
@@ -27,14 +29,17 @@ from .positions import (
 )
 
 __all__ = [
-    "ALL_POSITIONS", "FLOAT_TURNS", "LETTERS", "VALID_TURNS",
-    "BeatData", "Direction", "Discontinuity", "DomainError", "Family", "GridMode", "HandPath",
+    "ALL_POSITIONS", "FLOAT_TURNS", "LETTERS", "MAX_BEATS", "MAX_DURATION", "VALID_TURNS",
+    "BeatData", "BeatSpec", "Direction", "Discontinuity", "DomainError", "Family", "GridMode", "HandPath",
     "InvalidMotion", "InvalidPosition", "InvalidValue", "LetterInfo", "LetterSpec", "LetterType",
     "Location", "MotionData", "MotionType", "NoLetterFits", "Orientation", "RotationDirection",
     "SequenceData", "Timing", "UnknownLetter",
-    "beat_from_motions", "blank_beat", "candidate_motions", "collapse_word", "end_orientation",
+    "beat_from_motions", "beat_index", "blank_beat", "candidate_motions", "check_duration", "check_length",
+    "collapse_word",
+    "end_orientation",
     "family_of", "generate_beats", "grid_mode_of", "grid_mode_of_location", "handpath", "identify",
-    "letter_type_of", "locations_of", "make_motion", "motion_pairs_for", "motion_pairs_from",
+    "letter_type_of", "locations_of", "make_motion", "motion_from_input", "motion_pairs_for", "motion_pairs_from",
     "normalize_beats", "position_of", "rotate_beat", "rotate_location", "rotate_motion",
-    "rotate_position", "start_position_beat", "turn_choices", "validate_motion", "validate_name",
+    "rotate_position", "start_position_beat", "turn_choices", "turns_from_input", "validate_motion", "validate_name",
+    "with_beat_added", "with_beat_changed",
 ]

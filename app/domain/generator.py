@@ -13,11 +13,11 @@ import uuid
 from .enums import FLOAT_TURNS, VALID_TURNS, Orientation
 from .errors import InvalidPosition, InvalidValue
 from .letters import motion_pairs_from
+from .limits import check_length
 from .models import BeatData, beat_from_motions, normalize_beats, start_position_beat
 from .motions import parse_enum, valid_turns
 from .positions import is_position
 
-MAX_LENGTH = 64
 RECENT_LETTERS = 3  # avoid repeating the letters of this many previous beats (§10.2)
 
 
@@ -34,8 +34,7 @@ def _check_args(start_position: str, length: int, level: int, max_turns: float) 
     if not is_position(start_position):
         raise InvalidPosition("start_position", "position.unknown",
                               f"start_position {start_position!r} is not one of alpha1–8, beta1–8, gamma1–16")
-    if isinstance(length, bool) or not isinstance(length, int) or not 1 <= length <= MAX_LENGTH:
-        raise InvalidValue("length", "length.out_of_range", f"length {length!r} must be a whole number from 1 to {MAX_LENGTH}")
+    check_length(length, least=1)
     if isinstance(level, bool) or level not in (1, 2, 3):
         raise InvalidValue("level", "level.out_of_range", f"level {level!r} must be 1, 2 or 3")
     if not valid_turns(max_turns):

@@ -14,14 +14,13 @@ from app.core.ids import new_id
 from .enums import Direction, GridMode, LetterType, MotionType, Orientation, RotationDirection, Timing
 from .errors import DomainError, Discontinuity, InvalidMotion, InvalidValue
 from .letters import identify, letter_type_of
-from .motions import MotionData, _is_number, make_motion, parse_enum, rotate_motion, validate_motion
+from .limits import check_duration
+from .motions import MotionData, make_motion, parse_enum, rotate_motion, validate_motion
 from .positions import grid_mode_of, is_position, locations_of
 
 _NO_ROT = RotationDirection.NO_ROT
 _IN = Orientation.IN
 _NON_RADIAL = frozenset((Orientation.CLOCK, Orientation.COUNTER))
-MAX_DURATION = 64
-MAX_NAME_LENGTH = 100
 
 
 @dataclass(frozen=True)
@@ -81,7 +80,7 @@ class BeatData:
             end_position=_position_field(d.get("end_position"), "end_position"),
             timing=parse_enum(Timing, d.get("timing", "none"), "timing"),
             direction=parse_enum(Direction, d.get("direction", "none"), "direction"),
-            duration=_duration(d.get("duration", 1.0)),
+            duration=check_duration(d.get("duration", 1.0)),
             blue_reversal=_bool_field(d.get("blue_reversal", False), "blue_reversal"),
             red_reversal=_bool_field(d.get("red_reversal", False), "red_reversal"),
             is_blank=_bool_field(d.get("is_blank", False), "is_blank"),
@@ -267,12 +266,6 @@ def _mapping_field(value: Any, name: str) -> dict[str, Any]:
     raise InvalidValue(name, f"{name}.not_an_object", f"{name} must be an object")
 
 
-def _duration(value: Any) -> float:
-    if _is_number(value) and 0 < value <= MAX_DURATION:
-        return value
-    raise InvalidValue("duration", "duration.out_of_range", f"duration {value!r} must be > 0 and ≤ {MAX_DURATION}")
-
-
 # ---------------------------------------------------------------- constructors
 
 def beat_from_motions(
@@ -292,7 +285,7 @@ def beat_from_motions(
         except InvalidMotion as exc:
             raise exc.under(name) from None
     _int_field(beat_number, "beat_number")
-    duration = _duration(duration)
+    duration = check_duration(duration)
     info = identify(blue, red)
     return BeatData(
         beat_number=beat_number, blue_motion=blue, red_motion=red,
@@ -335,18 +328,6 @@ def _with_info(beat: BeatData) -> BeatData:
 
 
 # ---------------------------------------------------------------- sequence rules
-
-def validate_name(name: Any) -> str:
-    """The stripped name, 1..100 characters."""
-    if not isinstance(name, str):
-        raise InvalidValue("name", "name.not_a_string", "name must be a string")
-    stripped = name.strip()
-    if not stripped:
-        raise InvalidValue("name", "name.empty", "name must not be empty")
-    if len(stripped) > MAX_NAME_LENGTH:
-        raise InvalidValue("name", "name.too_long", f"name must be at most {MAX_NAME_LENGTH} characters")
-    return stripped
-
 
 def collapse_word(letters: Sequence[str]) -> str:
     """Join the letters and keep the shortest prefix the whole word repeats (§6.5).

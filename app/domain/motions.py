@@ -125,25 +125,25 @@ def _required(d: Mapping[str, Any], key: str) -> Any:
     return d[key]
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def _parse_turns(value: Any) -> float | str:
-    if value == FLOAT_TURNS or _is_number(value):
+    if value == FLOAT_TURNS or is_number(value):
         return value
     raise InvalidValue("turns", "turns.not_a_number", f'turns {value!r} must be a number or "fl"')
 
 
 def _turns_out(turns: float | str) -> float | str:
-    if _is_number(turns) and float(turns).is_integer():
+    if is_number(turns) and float(turns).is_integer():
         return int(turns)
     return turns
 
 
 def valid_turns(turns: Any) -> bool:
     """True for 0, 0.5, ..., 3 (not for "fl", bools or other numbers)."""
-    return _is_number(turns) and turns in VALID_TURNS
+    return is_number(turns) and turns in VALID_TURNS
 
 
 # ---------------------------------------------------------------- the §4 end-orientation rule

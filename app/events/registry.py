@@ -3,8 +3,8 @@
 Each worker holds only its own sockets, but a stats request lands on any one of them. So every
 worker writes its list to ``<run dir>/<pid>.json`` (at most twice a second, atomically) and the
 answering worker merges the others' files with its own live list. Files of workers that are gone
-are ignored and removed. Without a run dir (a server not started by ``tka serve``) the answer
-covers the answering worker only, and says so.
+are ignored and removed. Without a run dir (one process, such as an app embedding the API) the
+answer covers the answering worker only, and says so.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from typing import Any
 
 class PeerRegistry:
     def __init__(self, run_dir: str | None) -> None:
+        self.run_dir = run_dir
         self.dir = Path(run_dir) if run_dir else None
-        self.pid = os.getpid()
 
     @property
     def shared(self) -> bool:

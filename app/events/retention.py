@@ -4,19 +4,16 @@ Every worker's tailer calls ``prune_if_due``; the check of the last run happens 
 serialized write transaction, so one worker prunes per interval and the others skip. The id up to
 which events are gone is recorded (``events.pruned_through``) in the same transaction, so a resume
 from an older id is answered with ``resync_required`` instead of a silent gap. The newest event is
-never deleted, so SQLite never reuses an event id.
+never deleted, so SQLite never reuses an event id. Expired idempotency records go in the same pass.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 
-import sqlalchemy as sa
-
+from app.core.events import utc_text
 from app.store import Store, UnitOfWork
-from app.store import schema as t
 
 PRUNED_THROUGH = "events.pruned_through"
 PRUNED_AT = "events.pruned_at"
@@ -33,13 +30,12 @@ class LogBounds:
 
 
 def bounds(uow: UnitOfWork) -> LogBounds:
-    e = t.events.c
-    oldest, last = uow.conn.execute(sa.select(sa.func.min(e.event_id), sa.func.max(e.event_id))).one()
-    return LogBounds(pruned_through(uow), int(last or 0), oldest)
+    oldest, last = uow.events.extent()
+    return LogBounds(pruned_through(uow), last, oldest)
 
 
 def pruned_through(uow: UnitOfWork) -> int:
-    return int(uow.get_setting(PRUNED_THROUGH) or 0)
+    return int(uow.settings.get(PRUNED_THROUGH) or 0)
 
 
 def prune_if_due(store: Store, *, keep_events: int, keep_hours: float, interval: float,
@@ -49,9 +45,10 @@ def prune_if_due(store: Store, *, keep_events: int, keep_hours: float, interval:
         return None
     now = time.time() if now is None else now
     with store.write() as uow:
-        if now - float(uow.get_setting(PRUNED_AT) or 0) < interval:
+        if now - float(uow.settings.get(PRUNED_AT) or 0) < interval:
             return None
-        uow.set_setting(PRUNED_AT, repr(now))
+        uow.settings.set(PRUNED_AT, repr(now))
+        uow.idempotency.purge()
         cut = _cut(uow, keep_events, keep_hours, now)
         done = pruned_through(uow)
         if cut <= done:
@@ -68,23 +65,14 @@ def prune_if_due(store: Store, *, keep_events: int, keep_hours: float, interval:
 
 def _cut(uow: UnitOfWork, keep_events: int, keep_hours: float, now: float) -> int:
     """The highest event id that may go."""
-    e = t.events.c
-    newest = uow.conn.execute(sa.select(sa.func.coalesce(sa.func.max(e.event_id), 0))).scalar_one()
     cut = 0
     if keep_events:
-        # the id just below the newest ``keep_events`` (works with the gaps PostgreSQL ids may have)
-        below = uow.conn.execute(sa.select(e.event_id).order_by(e.event_id.desc())
-                                 .offset(keep_events).limit(1)).scalar_one_or_none()
-        cut = max(cut, below or 0)
+        cut = max(cut, uow.events.id_below_newest(keep_events) or 0)
     if keep_hours:
-        cutoff = (datetime.fromtimestamp(now, timezone.utc) - timedelta(hours=keep_hours))
-        stamp = cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z")  # utc_now's format
-        older = uow.conn.execute(sa.select(sa.func.max(e.event_id)).where(e.timestamp < stamp)).scalar_one()
-        cut = max(cut, older or 0)
-    return min(cut, newest - 1)
+        cut = max(cut, uow.events.newest_id_before(utc_text(now - keep_hours * 3600)) or 0)
+    return min(cut, uow.events.last_id() - 1)
 
 
 def _delete_through(uow: UnitOfWork, after: int, through: int) -> None:
-    e = t.events.c
-    uow.conn.execute(t.events.delete().where(e.event_id > after, e.event_id <= through))
-    uow.set_setting(PRUNED_THROUGH, str(through))
+    uow.events.delete(after, through)
+    uow.settings.set(PRUNED_THROUGH, str(through))

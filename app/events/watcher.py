@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from app.core.breaker import Breaker, BreakerOpen
 from app.store import Store
-from app.store.sql import EVENTS_CHANNEL
+from app.store.event_log import EVENTS_CHANNEL
 
 
 class LogWatcher(Protocol):
@@ -226,7 +226,7 @@ class PostgresWatcher(_Pokeable):
 
 
 def watcher_for(store: Store, run_dir: str | None = None, breaker: Breaker | None = None) -> LogWatcher:
-    """With a run dir, SQLite workers also ring each other's doorbells (app.events.gunicorn).
+    """With a run dir, SQLite workers also ring each other's doorbells (app/serving.py).
     ``breaker`` guards PostgreSQL's LISTEN connection (SQLite's doorbells are local sockets)."""
     if store.kind == "sqlite":
         return SqliteWatcher(store, run_dir)

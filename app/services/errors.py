@@ -26,7 +26,17 @@ class PreconditionFailed(ServiceError):
 
 
 class Conflict(ServiceError):
-    """The request cannot run in the current state (nothing to undo, a stale undo, ...)."""
+    """The request cannot run in the current state (nothing to undo, a stale undo, a keyed
+    request still in flight, ...); ``retry_after`` seconds when waiting may help."""
+
+    def __init__(self, code: str, message: str, *, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after = retry_after
+
+
+class Unprocessable(ServiceError):
+    """Well-formed, but it cannot be done as asked (an Idempotency-Key reused for another request)."""
 
     def __init__(self, code: str, message: str) -> None:
         super().__init__(message)

@@ -14,7 +14,6 @@ This module only coordinates threads; ``Store`` runs a batch (savepoints, locks,
 
 from __future__ import annotations
 
-import contextvars
 import threading
 import time
 from collections import deque
@@ -30,11 +29,10 @@ MAX_BATCH = 64  # commands per transaction: bounds how long one commit keeps its
 class Job(Generic[T]):
     """One caller's work and, once its batch is over, its result or error."""
 
-    __slots__ = ("work", "context", "deadline", "result", "error", "done", "lead", "_wake")
+    __slots__ = ("work", "deadline", "result", "error", "done", "lead", "_wake")
 
     def __init__(self, work: Callable[[Any], T], deadline: float) -> None:
-        self.work = work
-        self.context = contextvars.copy_context()  # run in the caller's request context
+        self.work = work  # it may run on the thread of another caller (the batch's leader)
         self.deadline = deadline
         self.result: T | None = None
         self.error: BaseException | None = None
@@ -43,7 +41,7 @@ class Job(Generic[T]):
         self._wake = threading.Event()
 
     def run(self, resource: Any) -> T:
-        return self.context.run(self.work, resource)
+        return self.work(resource)
 
 
 class GroupCommit:

@@ -15,7 +15,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable
 
-from app.store.sql import Store, StoreUnavailable
+from app.store import Store, StoreUnavailable
 
 log = logging.getLogger(__name__)
 

@@ -71,36 +71,37 @@ idempotency = sa.Table(
     sa.Column("key", sa.String(300), primary_key=True),  # scope (method + route) + client key
     sa.Column("fingerprint", sa.String(64), nullable=False),
     sa.Column("state", sa.String(12), nullable=False),  # in_flight | complete
-    sa.Column("claim", sa.String(36), nullable=False),  # which request holds it (see api/http.py)
-    sa.Column("status_code", sa.Integer, nullable=True),
-    sa.Column("headers", sa.JSON, nullable=True),
-    sa.Column("body", sa.Text, nullable=True),
+    sa.Column("claim", sa.String(36), nullable=False),  # which request holds it (app/store/idempotency.py)
+    sa.Column("outcome", sa.JSON, nullable=True),  # v6: the command's outcome, once complete
     sa.Column("created_at", sa.Float, nullable=False),
     sa.Column("expires_at", sa.Float, nullable=False, index=True),
 )
 
 
-# Columns that later migrations add; earlier migrations must create their tables without them.
-ADDED_LATER = {("command_history", "done_order")}
 # Single-column indexes v1 made and v5 drops (see _v5).
 V1_INDEXES = {("command_history", "sequence_id"), ("command_history", "state")}
 
 
-def _create_as_of_v1(conn: Connection, table: sa.Table) -> None:
-    columns = [c._copy() for c in table.columns if (table.name, c.name) not in ADDED_LATER]
-    for column in columns:
-        if (table.name, column.name) in V1_INDEXES:
-            column.index = True
-    sa.Table(table.name, sa.MetaData(), *columns).create(conn)
+def _table_as_of(table: sa.Table, *, name: str | None = None, without: tuple[str, ...] = (),
+                 extra: tuple[sa.Column, ...] = (), indexed: tuple[str, ...] = ()) -> sa.Table:
+    """``table`` as an earlier version made it: some columns not there yet, others added, and
+    other single-column indexes (a Table of its own, so nothing leaks into the current one)."""
+    columns = [sa.Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable, unique=c.unique,
+                         autoincrement=c.autoincrement, index=c.name in indexed)
+               for c in table.columns if c.name not in without]
+    return sa.Table(name or table.name, sa.MetaData(), *columns, *extra)
 
 
 def _v1(conn: Connection) -> None:
     for table in (sequences, command_history, events, settings):
-        _create_as_of_v1(conn, table)
+        _table_as_of(table, without=("done_order",),
+                     indexed=tuple(column for name, column in V1_INDEXES if name == table.name)).create(conn)
 
 
 def _v2(conn: Connection) -> None:
-    idempotency.create(conn)
+    # It stored a keyed request's HTTP answer; v6 stores the command's outcome instead.
+    _table_as_of(idempotency, without=("outcome",), indexed=("expires_at",), extra=(
+        sa.Column("status_code", sa.Integer), sa.Column("headers", sa.JSON), sa.Column("body", sa.Text))).create(conn)
     # Raw DDL: an sa.Index object would attach itself to ``events`` and leak into _v1.
     conn.execute(sa.text("CREATE INDEX ix_events_sequence_id ON events (sequence_id)"))
 
@@ -133,5 +134,17 @@ def _v5(conn: Connection) -> None:
         conn.execute(sa.text(f"DROP INDEX IF EXISTS ix_{table}_{column}"))
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5]
+def _v6(conn: Connection) -> None:
+    # Records hold the command's outcome instead of a rendered HTTP answer: the table is rebuilt
+    # (SQLite before 3.35 cannot drop a column). A completed record of before keeps its key, so a
+    # retry of its request is refused rather than run twice (app/services/idempotency.py).
+    keep = "key, fingerprint, state, claim, created_at, expires_at"
+    _table_as_of(idempotency, name="idempotency_keys_v6").create(conn)
+    conn.execute(sa.text(f"INSERT INTO idempotency_keys_v6 ({keep}) SELECT {keep} FROM {idempotency.name}"))
+    conn.execute(sa.text(f"DROP TABLE {idempotency.name}"))
+    conn.execute(sa.text(f"ALTER TABLE idempotency_keys_v6 RENAME TO {idempotency.name}"))
+    conn.execute(sa.text(f"CREATE INDEX ix_{idempotency.name}_expires_at ON {idempotency.name} (expires_at)"))
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3, _v4, _v5, _v6]
 LATEST = len(MIGRATIONS)

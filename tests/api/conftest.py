@@ -1,16 +1,28 @@
 from __future__ import annotations
 
+from typing import Iterator
+
 import pytest
 
 from app.api import create_app
-from app.api.security import EdgeConfig
+from app.bootstrap import start
+from app.settings import Settings
+from tests.servers import LiveServer
+from tests.ws import start as start_server
+
+
+@pytest.fixture
+def settings(db_url: str) -> Settings:
+    """The real app's settings over a real SQLite file, validating every response against
+    openapi.yaml, with one browser origin allowed."""
+    return Settings(database_url=db_url, validate_responses=True, cors_origins=("http://allowed.example",))
 
 
 @pytest.fixture
 def app(container):
-    """The real app over a real SQLite file, validating every response against openapi.yaml."""
-    return create_app(container, edge=EdgeConfig(cors_origins=("http://allowed.example",)),
-                      validate_responses=True)
+    """The real app, its runtime started as a worker's is (the store watchdog, the event tailer)."""
+    start(container)
+    return create_app(container)
 
 
 @pytest.fixture
@@ -25,3 +37,11 @@ def make_sequence(client):
         assert r.status_code == 201, r.json
         return r.json["data"]
     return make
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """``tka serve`` with 2 workers, for the event stream's tests."""
+    s = start_server(tmp_path_factory, "events", workers=2)
+    yield s
+    s.stop()

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import json
-import time
-
 import pytest
 import sqlalchemy as sa
+
+from tests.waiting import wait_until
 
 PRO_S_W = {"motion_type": "pro", "start_loc": "s", "end_loc": "w"}
 PRO_N_E = {"motion_type": "pro", "start_loc": "n", "end_loc": "e"}
 
 
-def store_state(service) -> tuple:
-    with service.store.read() as uow:
+def store_state(store) -> tuple:
+    """Everything a refused request must leave as it was."""
+    with store.read() as uow:
         return (uow.conn.execute(sa.text("SELECT id, version, deleted, data FROM sequences ORDER BY id")).all(),
                 uow.conn.execute(sa.text("SELECT command_id, state FROM command_history ORDER BY seq")).all(),
-                uow.last_event_id())
+                uow.conn.execute(sa.text("SELECT key, state FROM idempotency_keys ORDER BY key")).all(),
+                uow.events.last_id())
 
 
 def test_status_has_the_briefs_shape(client):
@@ -126,13 +128,13 @@ def test_undo_redo_scopes_and_history(client, make_sequence):
     assert nothing.status_code == 409 and nothing.json["error_code"] == "nothing_to_undo"
 
 
-def test_idempotency_key_replays_and_guards(client, service):
+def test_idempotency_key_replays_and_guards(client):
     headers = {"Idempotency-Key": "create-1"}
     first = client.post("/api/sequences", json={"name": "Once"}, headers=headers)
     again = client.post("/api/sequences", json={"name": "Once"}, headers=headers)
     assert first.status_code == again.status_code == 201
-    assert again.headers["Idempotent-Replayed"] == "true"
-    assert again.json == first.json and again.headers["Location"] == first.headers["Location"]
+    assert "Idempotent-Replayed" not in first.headers and again.headers["Idempotent-Replayed"] == "true"
+    assert again.data == first.data and again.headers["Location"] == first.headers["Location"]
     assert client.get("/api/sequences").json["total_items"] == 1
     other = client.post("/api/sequences", json={"name": "Other"}, headers=headers)
     assert other.status_code == 422 and other.json["error_code"] == "idempotency_key_reused"
@@ -140,15 +142,21 @@ def test_idempotency_key_replays_and_guards(client, service):
     client.post("/api/sequences", json={"name": "Two"})
     u1 = client.post("/api/undo", headers={"Idempotency-Key": "undo-1"})
     u2 = client.post("/api/undo", headers={"Idempotency-Key": "undo-1"})
-    assert u1.json == u2.json
+    assert u1.json == u2.json and u2.headers["Idempotent-Replayed"] == "true"
     assert client.get("/api/sequences").json["total_items"] == 1
-    # a failed command leaves no record: the same key may be retried once the input is fixed
-    bad = client.post("/api/sequences", json={"name": "x", "start_position": "alpha1", "length": 2,
-                                              "beats": [{"letter": "A"}]}, headers={"Idempotency-Key": "k2"})
-    assert bad.status_code == 422
-    ok = client.post("/api/sequences", json={"name": "x", "start_position": "alpha1", "length": 2,
-                                             "beats": [{"letter": "A"}]}, headers={"Idempotency-Key": "k2"})
-    assert ok.status_code == 422  # same body, same rule: still refused, never stored
+
+
+def test_a_failed_command_leaves_no_idempotency_record(client, store):
+    bad = {"name": "x", "start_position": "alpha1", "length": 2, "beats": [{"letter": "A"}]}
+    refused = client.post("/api/sequences", json=bad, headers={"Idempotency-Key": "k2"})
+    assert refused.status_code == 422 and refused.json["error_code"] == "invalid_value"
+    with store.read() as uow:
+        assert uow.idempotency.get("POST /api/sequences k2") is None
+    # The key is free: the corrected request (another body) runs, where a remembered key would
+    # have answered idempotency_key_reused, and a remembered failure would have been replayed.
+    fixed = client.post("/api/sequences", json={**bad, "length": 0}, headers={"Idempotency-Key": "k2"})
+    assert fixed.status_code == 201 and "Idempotent-Replayed" not in fixed.headers
+    assert fixed.json["data"]["word"] == "A"
 
 
 def test_request_ids_are_echoed_or_generated(client):
@@ -185,10 +193,10 @@ def test_request_id_reaches_the_events(client, events):
     ("post", "/api/pictographs/identify", {"json": {"blue_motion": PRO_S_W,
                                                      "red_motion": {**PRO_N_E, "end_loc": "n"}}}, 422, "red_motion"),
 ])
-def test_bad_input_gets_a_clear_problem_and_changes_nothing(client, service, make_sequence, method, path, kwargs,
+def test_bad_input_gets_a_clear_problem_and_changes_nothing(client, store, make_sequence, method, path, kwargs,
                                                             status, field):
     make_sequence("Existing")
-    before = store_state(service)
+    before = store_state(store)
     r = getattr(client, method)(path, **kwargs)
     assert r.status_code == status, r.data
     assert r.content_type == "application/problem+json"
@@ -197,12 +205,12 @@ def test_bad_input_gets_a_clear_problem_and_changes_nothing(client, service, mak
     assert "Traceback" not in r.get_data(as_text=True)
     if field:
         assert any(e["field"].startswith(field) for e in body["errors"]), body
-    assert store_state(service) == before
+    assert store_state(store) == before
 
 
-def test_bad_beats_are_422_naming_the_field_and_change_nothing(client, service, make_sequence):
+def test_bad_beats_are_422_naming_the_field_and_change_nothing(client, store, make_sequence):
     seq = make_sequence("Rules")
-    before = store_state(service)
+    before = store_state(store)
     cases = [
         ({"blue_motion": {**PRO_S_W, "end_loc": "s"}, "red_motion": PRO_N_E}, "beat.blue_motion"),
         ({"blue_motion": {"motion_type": "dash", "start_loc": "s", "end_loc": "n", "turns": None},
@@ -217,7 +225,7 @@ def test_bad_beats_are_422_naming_the_field_and_change_nothing(client, service, 
         assert r.status_code == 422, (beat, r.json)
         assert r.json["errors"][0]["field"].startswith(field), r.json
     assert client.patch(f"/api/sequences/{seq['id']}/beats/1", json={"blue_turns": 1}).status_code == 422
-    assert store_state(service) == before
+    assert store_state(store) == before
 
 
 def test_docs_are_served_offline(client):
@@ -238,7 +246,7 @@ def test_health(client):
     assert health["status"] == "pass" and health["checks"]["store:ping"][0]["status"] == "pass"
 
 
-def test_an_orphaned_idempotency_claim_is_taken_over_once_and_only_once(client, service):
+def test_an_orphaned_idempotency_claim_is_taken_over_once_and_only_once(client, store):
     import hashlib
     import time as _time
 
@@ -246,51 +254,81 @@ def test_an_orphaned_idempotency_claim_is_taken_over_once_and_only_once(client, 
 
     scope = "POST /api/sequences orphan-1"
     fingerprint = hashlib.sha256(json.dumps({"name": "Orphan"}, sort_keys=True).encode()).hexdigest()
-    with service.store.write() as uow:  # a request that died with its worker left this claim
-        uow.claim_idempotency(scope, fingerprint, 3600, "dead-claim")
+    with store.write() as uow:  # a request that died with its worker left this claim
+        uow.idempotency.claim(scope, fingerprint, 3600, "dead-claim")
     busy = client.post("/api/sequences", json={"name": "Orphan"}, headers={"Idempotency-Key": "orphan-1"})
     assert busy.status_code == 409 and busy.headers["Retry-After"] == "1"  # within its lease
-    with service.store.write() as uow:
+    with store.write() as uow:
         uow.conn.execute(schema.idempotency.update().where(schema.idempotency.c.key == scope)
                          .values(created_at=_time.time() - 60))  # the lease has run out
     ok = client.post("/api/sequences", json={"name": "Orphan"}, headers={"Idempotency-Key": "orphan-1"})
     assert ok.status_code == 201
-    with service.store.write() as uow:  # the dead request can no longer complete it
-        assert not uow.complete_idempotency(scope, "dead-claim", 201, {}, "{}")
+    with store.write() as uow:  # the dead request can no longer complete it
+        assert not uow.idempotency.complete(scope, "dead-claim", {})
     again = client.post("/api/sequences", json={"name": "Orphan"}, headers={"Idempotency-Key": "orphan-1"})
     assert again.headers["Idempotent-Replayed"] == "true" and again.json == ok.json
     assert client.get("/api/sequences").json["total_items"] == 1
 
 
-def test_health_reports_how_far_the_event_stream_is_behind_the_log(app, client, db_url):
-    from app.bootstrap import bootstrap
+def test_health_reports_how_far_the_event_stream_is_behind_the_log(app, client, settings):
+    from app.bootstrap import bootstrap, close
+    from app.events.hub import Hub
     from app.services.sequences import SequenceManagementService
-    from app.store import Store
 
     def lag() -> dict:
         return json.loads(client.get("/health").data)["checks"]["events:lag"][0]
 
     def commit_elsewhere(name: str) -> None:  # another worker's commit: this hub hears of it by polling
-        other = bootstrap(db_url, migrate=False)
+        other = bootstrap(settings, migrate=False)
         try:
             other.resolve(SequenceManagementService).create_sequence(name, start_position="alpha1")
         finally:
-            other.resolve(Store).dispose()
+            close(other)
 
-    first = lag()  # the request started this worker's tailer
+    first = lag()
     assert (first["status"], first["observed_value"], first["observed_unit"]) == ("pass", 0, "events")
     assert first["component_id"] == "events" and first["output"] is None
     commit_elsewhere("caught up")
-    for _ in range(100):  # the tailer catches up by itself
-        if lag()["observed_value"] == 0:
-            break
-        time.sleep(0.05)
+    wait_until(lambda: lag()["observed_value"] == 0, "the tailer catching up by itself")
     assert lag()["status"] == "pass"
 
-    app.extensions["tka.events"].shutdown(wait=True)  # the tailer is gone
+    app.extensions["tka"].resolve(Hub).shutdown(wait=True)  # the tailer is gone
     commit_elsewhere("left behind")  # sequence.created + command.executed
+    # /health reads the store watchdog's last measurement while it is fresh (2 s at most)
+    wait_until(lambda: lag()["observed_value"] == 2, "/health counting the 2 events nobody dispatched")
     response = client.get("/health")
     stuck = json.loads(response.data)["checks"]["events:lag"][0]
-    assert response.status_code == 503 and stuck["status"] == "fail"
-    assert stuck["observed_value"] == 2 and "not running" in stuck["output"]
+    assert response.status_code == 503 and stuck["status"] == "fail" and "not running" in stuck["output"]
     assert "tka_event_log_lag_events 2.0" in client.get("/metrics").get_data(as_text=True)
+
+
+STATIC_WITH_TURNS = {"motion_type": "static", "start_loc": "s", "end_loc": "s", "turns": 1}  # no prop_rot_dir
+STATIC = {"motion_type": "static", "start_loc": "s", "end_loc": "s"}
+RED_STATIC = {"motion_type": "static", "start_loc": "n", "end_loc": "n"}
+
+
+def test_one_bad_value_breaks_one_rule_whichever_endpoint_it_came_through(client, store, make_sequence):
+    """A static hand given a turn with no direction to spin in, sent four ways: as a beat of a new
+    sequence, as a beat added, as a change to a beat, and to identify. Each answer names the same
+    error_code and rule, on the field below its own request, and changes nothing."""
+    seq = make_sequence("Rules")
+    added = client.post(f"/api/sequences/{seq['id']}/beats", json={"beat": {"blue_motion": STATIC,
+                                                                            "red_motion": RED_STATIC}})
+    assert added.status_code == 201
+    before = store_state(store)
+    answers = {
+        "beats[0].blue_motion": client.post("/api/sequences", json={
+            "name": "x", "start_position": "alpha1",
+            "beats": [{"blue_motion": STATIC_WITH_TURNS, "red_motion": RED_STATIC}]}),
+        "beat.blue_motion": client.post(f"/api/sequences/{seq['id']}/beats", json={"beat": {
+            "blue_motion": STATIC_WITH_TURNS, "red_motion": RED_STATIC}}),
+        "blue_motion": client.patch(f"/api/sequences/{seq['id']}/beats/1", json={"blue_turns": 1}),
+        "blue_motion ": client.post("/api/pictographs/identify", json={"blue_motion": STATIC_WITH_TURNS,
+                                                                      "red_motion": RED_STATIC}),
+    }
+    for prefix, r in answers.items():
+        assert r.status_code == 422, r.json
+        [error] = r.json["errors"]
+        assert (r.json["error_code"], error["rule"], error["field"]) == \
+            ("invalid_motion", "prop_rot_dir.required", f"{prefix.strip()}.prop_rot_dir"), r.json
+    assert store_state(store) == before

@@ -21,7 +21,7 @@ from typing import Any
 import requests
 import websocket
 
-from tests.conftest import LiveServer
+from tests.servers import LiveServer
 
 
 class Subscriber(threading.Thread):

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import LiveServer
+from tests.servers import LiveServer
 
 pytestmark = pytest.mark.e2e
 

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests import pg
-from tests.conftest import LiveServer
+from tests.servers import LiveServer
 
 pytestmark = pytest.mark.e2e
 
@@ -214,7 +214,7 @@ def _served_by(ws) -> int:
 def test_subscribers_are_told_of_a_postgres_outage_stay_connected_and_miss_nothing(pg_url):
     import websocket
 
-    from tests.events.test_asyncapi import check
+    from tests.api.test_asyncapi import check
 
     server = LiveServer(pg_url, workers=2)
     db = pg.server()

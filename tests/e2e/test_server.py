@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.conftest import ROOT, LiveServer, free_port
+from tests.servers import ROOT, LiveServer, free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -130,14 +130,14 @@ def test_in_process_integration_starts_and_stops(tmp_path):
     from app.api.integration import TKAAPIIntegration
     from app.settings import Settings
 
-    api = TKAAPIIntegration(database_url=f"sqlite:///{tmp_path / 'embedded.db'}", settings=Settings(port=0))
+    api = TKAAPIIntegration(settings=Settings(database_url=f"sqlite:///{tmp_path / 'embedded.db'}", port=0))
     url = api.start()
     try:
         assert requests.get(f"{url}/api/status").json()["status"] == "running"
         created = requests.post(f"{url}/api/sequences", json={"name": "Embedded"}).json()["data"]
         # the host program sees the same store and history the API clients act on
-        from app.services.sequences import SequenceManagementService
-        host_view = api.container.resolve(SequenceManagementService).get_sequence(created["id"])
+        from app.services.views import SequenceViews
+        host_view = api.container.resolve(SequenceViews).get_sequence(created["id"])
         assert host_view.name == "Embedded"
     finally:
         api.close()

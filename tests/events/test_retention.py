@@ -11,12 +11,12 @@ def make_events(service, n_sequences: int) -> int:
     for i in range(n_sequences):
         service.create_sequence(f"s{i}", start_position="alpha1")  # two events each
     with service.store.read() as uow:
-        return uow.last_event_id()
+        return uow.events.last_id()
 
 
 def ids(service) -> list[int]:
     with service.store.read() as uow:
-        return [e.event_id for e in uow.events_since(0)]
+        return [e.event_id for e in uow.events.since(0)]
 
 
 def test_keep_the_newest_n_and_remember_the_watermark(service):
@@ -59,3 +59,15 @@ def test_nothing_to_prune_or_no_limits(service):
     assert retention.prune_if_due(service.store, keep_events=0, keep_hours=0, interval=0) is None
     assert retention.prune_if_due(service.store, keep_events=100, keep_hours=24, interval=0) == 0
     assert len(ids(service)) == 4
+
+
+def test_expired_idempotency_records_go_with_the_prune(service, store):
+    from app.services.calls import Call, IdempotencyKey
+
+    service.create_sequence("kept", call=Call(idempotency=IdempotencyKey("POST /api/sequences k", "f")))
+    with store.write() as uow:
+        uow.idempotency.claim("POST /api/sequences old", "f", -1, "c")  # expired a second ago
+    retention.prune_if_due(store, keep_events=100, keep_hours=0, interval=0)
+    with store.read() as uow:
+        assert uow.idempotency.get("POST /api/sequences old") is None
+        assert uow.idempotency.get("POST /api/sequences k").state == "complete"

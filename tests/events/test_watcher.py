@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
-from app.bootstrap import bootstrap
+from app.bootstrap import bootstrap, close
 from app.core.breaker import Breaker
 from app.events.watcher import Doorbell, PostgresWatcher, SqliteWatcher
 from app.services.sequences import SequenceManagementService
+from app.settings import Settings
 from app.store import Store
+from tests.waiting import wait_until
 
 
 def test_a_ring_wakes_every_worker_including_the_ringer(tmp_path):
@@ -34,13 +34,13 @@ def test_no_run_dir_means_no_doorbell(tmp_path):
     assert Doorbell.open(str(tmp_path / "missing")) is None
 
 
-def test_sqlite_watcher_sees_another_process_commit_by_poll_and_its_own_by_poke(service, db_url, tmp_path):
-    watcher = SqliteWatcher(service.store, str(tmp_path))
+def test_sqlite_watcher_sees_another_process_commit_by_poll_and_its_own_by_poke(store, settings, tmp_path):
+    watcher = SqliteWatcher(store, str(tmp_path))
     try:
         assert not watcher.wait(0.01)
-        other = bootstrap(db_url, migrate=False)  # another worker: no doorbell, found by the poll
+        other = bootstrap(settings, migrate=False)  # another worker: no doorbell, found by the poll
         other.resolve(SequenceManagementService).create_sequence("theirs", start_position="alpha1")
-        other.resolve(Store).dispose()
+        close(other)
         assert watcher.wait(0.01)
         assert not watcher.wait(0.01)
         watcher.poke()
@@ -63,31 +63,33 @@ def test_postgres_listen_goes_through_the_events_breaker_and_recovers(pg_url):
     from tests import pg
 
     db = pg.server()
-    service = bootstrap(pg_url).resolve(SequenceManagementService)
+    container = bootstrap(Settings(database_url=pg_url))
+    store = container.resolve(Store)
     breaker = Breaker("events", fail_max=2, reset_timeout=0.5)
-    watcher = PostgresWatcher(service.store, breaker)
+    watcher = PostgresWatcher(store, breaker)
     try:
         assert watcher.listening and breaker.state == "closed"
         db.stop()
-        deadline = time.monotonic() + 20
-        while breaker.state != "open" and time.monotonic() < deadline:
+
+        def refused_until_open() -> bool:
             assert watcher.wait(0.05)  # no connection: always "look at the log"
             watcher._reconnect_at = 0  # let every wait try, to reach fail_max quickly
-        assert breaker.state == "open" and not watcher.listening
+            return breaker.state == "open"
+
+        wait_until(refused_until_open, "the events breaker opening")
+        assert not watcher.listening
         assert watcher.wait(0.01) and not watcher.listening  # open: no attempt before the probe
         db.start()
-        deadline = time.monotonic() + 20
-        while not (watcher.listening and breaker.state == "closed") and time.monotonic() < deadline:
-            watcher.wait(0.1)
-        assert watcher.listening and breaker.state == "closed"
+        wait_until(lambda: watcher.wait(0.1) is not None and watcher.listening and breaker.state == "closed",
+                   "the probe reconnecting LISTEN")
         while watcher.wait(0.01):  # drain what the reconnect reported
             pass
-        service.store.breaker.reset()
-        service.create_sequence("after the outage")
+        store.breaker.reset()
+        container.resolve(SequenceManagementService).create_sequence("after the outage")
         assert watcher.wait(5)  # woken by NOTIFY, not by a poke or a poll
     finally:
         watcher.close()
         if not db.proc_running():
             db.start()
-        service.store.dispose()
+        close(container)
 

@@ -1,5 +1,5 @@
 """SDK tests: each SDK in generated/ is built with its own toolchain and its own test suite runs
-against a live server (tests/conftest.py's LiveServer) whose URL is in TKA_BASE_URL.
+against a live server (tests/servers.py's LiveServer) whose URL is in TKA_BASE_URL.
 
 Toolchains: missing ones are installed by these tests from the registries where that is
 possible (npm packages, crates, pip packages, Debian's libcpprest-dev); a toolchain that is still
@@ -17,7 +17,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.conftest import ROOT, LiveServer
+from tests.servers import ROOT, LiveServer
 
 GENERATED = ROOT / "generated"
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}

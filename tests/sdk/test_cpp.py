@@ -7,7 +7,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from tests.conftest import LiveServer
+from tests.servers import LiveServer
 from tests.sdk.conftest import GENERATED, apt_install, require, require_tool, run
 
 SDK = GENERATED / "cpp"

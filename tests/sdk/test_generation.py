@@ -10,7 +10,7 @@ import pytest
 import requests
 import yaml
 
-from tests.conftest import ROOT, LiveServer
+from tests.servers import ROOT, LiveServer
 from tests.sdk.conftest import GENERATED, require, require_tool, run
 
 LANGS = ["typescript", "rust", "cpp", "python", "postman"]

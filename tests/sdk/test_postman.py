@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, LiveServer
+from tests.servers import ROOT, LiveServer
 from tests.sdk.conftest import GENERATED, require_tool, run
 
 TOOLS = ROOT / "sdk" / "postman"

@@ -8,7 +8,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from tests.conftest import LiveServer
+from tests.servers import LiveServer
 from tests.sdk.conftest import GENERATED, run
 
 SDK = GENERATED / "python"

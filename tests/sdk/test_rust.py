@@ -4,7 +4,7 @@ generated/rust/target (ignored)."""
 
 from __future__ import annotations
 
-from tests.conftest import LiveServer
+from tests.servers import LiveServer
 from tests.sdk.conftest import GENERATED, require_tool, run
 
 SDK = GENERATED / "rust"

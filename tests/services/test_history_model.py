@@ -1,93 +1,131 @@
-"""Undo/redo against a model: any mix of commands and scoped/global undo/redo on several
-sequences behaves like per-sequence linear stacks, and never reports a false conflict."""
+"""Undo/redo against a model, as a hypothesis state machine: any mix of commands and scoped or
+global undo/redo on several sequences behaves like linear stacks (one global order, each sequence
+its own redo tail), and never reports a false conflict."""
 
 from __future__ import annotations
 
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
-from hypothesis import given, settings, strategies as st
+import pytest
+from hypothesis import settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
-from app.bootstrap import bootstrap
+from app.bootstrap import bootstrap, close
+from app.domain.input import BeatSpec
+from app.domain.models import SequenceData
+from app.services.calls import CommandOutcome
 from app.services.errors import Conflict, NotFound
-from app.services.sequences import BeatSpec, SequenceManagementService
-from app.store import Store
+from app.services.sequences import SequenceManagementService
+from app.services.views import SequenceViews
+from app.settings import Settings
 
-ops = st.lists(st.tuples(st.sampled_from(["add", "rename", "undo", "redo", "undo_scoped", "redo_scoped"]),
-                         st.integers(0, 1)), min_size=1, max_size=25)
+SEQUENCES = 2
 
 
-@settings(max_examples=40, deadline=None)
-@given(ops)
-def test_history_matches_a_stack_model(operations):
-    with tempfile.TemporaryDirectory() as tmp:
-        container = bootstrap(f"sqlite:///{Path(tmp) / 'h.db'}")
-        service = container.resolve(SequenceManagementService)
+@dataclass(frozen=True)
+class Done:
+    """A command in the model: on which sequence, and its state before and after (None: absent)."""
+
+    sequence_id: str
+    before: SequenceData | None
+    after: SequenceData | None
+
+
+def shape(seq: SequenceData | None) -> tuple | None:
+    return None if seq is None else (seq.name, [b.letter for b in seq.beats])
+
+
+class History(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self._tmp = tempfile.TemporaryDirectory()
+        self.container = bootstrap(Settings(database_url=f"sqlite:///{Path(self._tmp.name) / 'h.db'}"))
+        self.service = self.container.resolve(SequenceManagementService)
+        self.views = self.container.resolve(SequenceViews)
+        created = [self.service.create_sequence(f"S{i}", start_position="alpha1").sequence for i in range(SEQUENCES)]
+        self.ids = [seq.id for seq in created]
+        self.state: dict[str, SequenceData | None] = {seq.id: seq for seq in created}
+        self.done = [Done(seq.id, None, seq) for seq in created]  # the undo stack, oldest first
+        self.undone: list[Done] = []  # the redo stack, oldest first
+
+    def teardown(self) -> None:
         try:
-            ids = [service.create_sequence(f"S{i}", start_position="alpha1").sequence.id for i in range(2)]
-            # model: per sequence, a list of states (done stack) and a redo stack; plus global order
-            state = {sid: service.get_sequence(sid) for sid in ids}
-            done: list[tuple[str, object, object]] = [(sid, None, state[sid]) for sid in ids]  # (sid, before, after)
-            undone: list[tuple[str, object, object]] = []
-            for op, which in operations:
-                sid = ids[which]
-                if op in ("add", "rename"):
-                    before = state[sid]
-                    if before is None:  # its creation was undone
-                        try:
-                            service.update_sequence(sid, name="x")
-                            raise AssertionError("a sequence whose creation was undone is gone")
-                        except NotFound:
-                            continue
-                    if op == "add":
-                        out = service.add_beat(sid, BeatSpec(letter="A" if len(before.beats) % 2 == 0 else "B"))
-                    else:
-                        out = service.update_sequence(sid, name=f"{before.name}'")
-                    state[sid] = out.sequence
-                    done.append((sid, before, out.sequence))
-                    undone = [u for u in undone if u[0] != sid]
-                    continue
-                scoped = op.endswith("scoped")
-                if op.startswith("undo"):
-                    candidates = [d for d in done if d[0] == sid] if scoped else done
-                    if not candidates:
-                        try:
-                            service.undo(sid if scoped else None)
-                            raise AssertionError("undo should have had nothing to do")
-                        except Conflict as exc:
-                            assert exc.code == "nothing_to_undo"
-                        continue
-                    entry = candidates[-1]
-                    out = service.undo(sid if scoped else None)
-                    done.remove(entry)
-                    undone.append(entry)
-                    target = entry[1]
-                else:
-                    candidates = [u for u in undone if u[0] == sid] if scoped else undone
-                    if not candidates:
-                        try:
-                            service.redo(sid if scoped else None)
-                            raise AssertionError("redo should have had nothing to do")
-                        except Conflict as exc:
-                            assert exc.code == "nothing_to_redo"
-                        continue
-                    entry = candidates[-1]
-                    out = service.redo(sid if scoped else None)
-                    undone.remove(entry)
-                    done.append(entry)
-                    target = entry[2]
-                affected = entry[0]
-                if target is None:
-                    assert out.sequence is None
-                    state[affected] = None
-                else:
-                    assert out.sequence.name == target.name
-                    assert [b.letter for b in out.sequence.beats] == [b.letter for b in target.beats]
-                    state[affected] = out.sequence
-            # everything can be undone to nothing and redone to the end, with no false conflict
-            while done:
-                service.undo()
-                done.pop()
-            assert service.list_sequences().total == 0
+            while self.done:  # everything undoes to nothing, with no false conflict
+                self.service.undo()
+                self.done.pop()
+            assert self.views.list_sequences().total == 0
         finally:
-            container.resolve(Store).dispose()
+            close(self.container)
+            self._tmp.cleanup()
+
+    def _command(self, which: int, run: Callable[[str, SequenceData], CommandOutcome]) -> None:
+        sid = self.ids[which]
+        before = self.state[sid]
+        if before is None:  # its creation was undone: it is gone
+            with pytest.raises(NotFound):
+                run(sid, SequenceData(id=sid, name="gone"))
+            return
+        after = run(sid, before).sequence
+        self.state[sid] = after
+        self.done.append(Done(sid, before, after))
+        self.undone = [u for u in self.undone if u.sequence_id != sid]  # a new command cuts its redo tail
+
+    @rule(which=st.integers(0, SEQUENCES - 1))
+    def add_beat(self, which: int) -> None:
+        self._command(which, lambda sid, seq: self.service.add_beat(
+            sid, BeatSpec(letter="A" if len(seq.beats) % 2 == 0 else "B")))
+
+    @rule(which=st.integers(0, SEQUENCES - 1))
+    def rename(self, which: int) -> None:
+        self._command(which, lambda sid, seq: self.service.update_sequence(sid, name=f"{seq.name}'"))
+
+    @rule(which=st.integers(0, SEQUENCES - 1), scoped=st.booleans())
+    def undo(self, which: int, scoped: bool) -> None:
+        scope = self.ids[which] if scoped else None
+        candidates = [d for d in self.done if scope in (None, d.sequence_id)]
+        if not candidates:
+            with pytest.raises(Conflict) as err:
+                self.service.undo(scope)
+            assert err.value.code == "nothing_to_undo"
+            return
+        entry = candidates[-1]
+        out = self.service.undo(scope)
+        self.done.remove(entry)
+        self.undone.append(entry)
+        assert shape(out.sequence) == shape(entry.before)
+        self.state[entry.sequence_id] = out.sequence
+
+    @rule(which=st.integers(0, SEQUENCES - 1), scoped=st.booleans())
+    def redo(self, which: int, scoped: bool) -> None:
+        scope = self.ids[which] if scoped else None
+        candidates = [u for u in self.undone if scope in (None, u.sequence_id)]
+        if not candidates:
+            with pytest.raises(Conflict) as err:
+                self.service.redo(scope)
+            assert err.value.code == "nothing_to_redo"
+            return
+        entry = candidates[-1]
+        out = self.service.redo(scope)
+        self.undone.remove(entry)
+        self.done.append(entry)
+        assert shape(out.sequence) == shape(entry.after)
+        self.state[entry.sequence_id] = out.sequence
+
+    @invariant()
+    def the_store_agrees_with_the_model(self) -> None:
+        for sid in self.ids:
+            try:
+                stored = self.views.get_sequence(sid)
+            except NotFound:
+                stored = None
+            assert shape(stored) == shape(self.state[sid])
+        stacks = self.views.undo_state()
+        assert (stacks.can_undo, stacks.can_redo) == (bool(self.done), bool(self.undone))
+
+
+History.TestCase.settings = settings(max_examples=40, stateful_step_count=25, deadline=None)
+test_history_matches_a_stack_model = History.TestCase

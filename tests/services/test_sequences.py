@@ -9,12 +9,16 @@ import textwrap
 import pytest
 import sqlalchemy as sa
 
-from app.bootstrap import bootstrap
+from dataclasses import replace
+
+from app.bootstrap import bootstrap, close
 from app.domain.errors import Discontinuity, DomainError, InvalidMotion, UnknownLetter
+from app.domain.input import BeatSpec
 from app.services.errors import Conflict, NotFound, PreconditionFailed
-from app.services.sequences import BeatSpec, SequenceManagementService
+from app.services.sequences import SequenceManagementService
+from app.services.views import SequenceViews
 from app.store import Store
-from tests.conftest import ROOT
+from tests.servers import ROOT
 
 PRO_S_W = {"motion_type": "pro", "start_loc": "s", "end_loc": "w"}  # blue of A from alpha1
 PRO_N_E = {"motion_type": "pro", "start_loc": "n", "end_loc": "e"}  # red of A from alpha1
@@ -22,21 +26,21 @@ PRO_N_E = {"motion_type": "pro", "start_loc": "n", "end_loc": "e"}  # red of A f
 
 def snapshot(service: SequenceManagementService) -> tuple:
     """Everything a failed call must leave untouched."""
-    store = service.store
-    with store.read() as uow:
+    with service.store.read() as uow:
         seqs = uow.conn.execute(sa.text("SELECT id, version, data FROM sequences ORDER BY id")).all()
         hist = uow.conn.execute(sa.text("SELECT command_id, state FROM command_history ORDER BY seq")).all()
-        return seqs, hist, uow.last_event_id()
+        keys = uow.conn.execute(sa.text("SELECT key, state FROM idempotency_keys ORDER BY key")).all()
+        return seqs, hist, keys, uow.events.last_id()
 
 
-def test_create_publishes_events_and_becomes_current(service, events):
+def test_create_publishes_events_and_becomes_current(service, views, events):
     out = service.create_sequence("My Sequence", start_position="alpha1")
     seq = out.sequence
     assert seq.version == 1 and seq.start_position_name == "alpha1" and seq.length == 0
     assert [e.event_type for e in events] == ["sequence.created", "command.executed"]
     assert all(e.event_id is not None for e in events)
     assert events[0].event_id < events[1].event_id
-    assert service.get_current_sequence().id == seq.id
+    assert views.get_current_sequence().id == seq.id
     assert out.can_undo and not out.can_redo
     assert out.undo_description == "Create sequence 'My Sequence'"
 
@@ -77,36 +81,36 @@ def test_undo_redo_restore_exact_states(service):
     assert redone.sequence.version > after_b.version  # versions only move forward
 
 
-def test_a_new_command_discards_the_redo_tail(service):
+def test_a_new_command_discards_the_redo_tail(service, views):
     seq = service.create_sequence("Tail", start_position="alpha1").sequence
     service.add_beat(seq.id, BeatSpec(letter="A"))
     service.undo()
     service.add_beat(seq.id, BeatSpec(letter="C"))
-    assert not service.can_redo()
+    assert not views.undo_state().can_redo
     with pytest.raises(Conflict) as err:
         service.redo()
     assert err.value.code == "nothing_to_redo"
 
 
-def test_undo_of_create_hides_the_sequence_and_redo_brings_it_back(service):
+def test_undo_of_create_hides_the_sequence_and_redo_brings_it_back(service, views):
     seq = service.create_sequence("Gone", start_position="beta5").sequence
     out = service.undo()
     assert out.sequence is None
     with pytest.raises(NotFound):
-        service.get_sequence(seq.id)
-    assert service.get_current_sequence() is None
+        views.get_sequence(seq.id)
+    assert views.get_current_sequence() is None
     assert service.redo().sequence.name == "Gone"
-    assert service.get_sequence(seq.id).name == "Gone"
+    assert views.get_sequence(seq.id).name == "Gone"
 
 
-def test_scoped_undo_touches_only_that_sequence(service):
+def test_scoped_undo_touches_only_that_sequence(service, views):
     a = service.create_sequence("A", start_position="alpha1").sequence
     b = service.create_sequence("B", start_position="alpha1").sequence
     service.add_beat(a.id, BeatSpec(letter="A"))
     service.add_beat(b.id, BeatSpec(letter="B"))
     out = service.undo(a.id)
     assert out.sequence.id == a.id and out.sequence.word == ""
-    assert service.get_sequence(b.id).word == "B"
+    assert views.get_sequence(b.id).word == "B"
 
 
 def test_undo_of_a_command_whose_sequence_changed_since_is_refused(service, events):
@@ -114,9 +118,8 @@ def test_undo_of_a_command_whose_sequence_changed_since_is_refused(service, even
     service.add_beat(seq.id, BeatSpec(letter="A"))
     # A change that bypassed the history (e.g. an older release writing the same database):
     with service.store.write() as uow:
-        row = uow.load_sequence_row(seq.id)
-        uow.update_sequence(seq.id, name="Renamed elsewhere", data=row.data, version=row.version + 1,
-                            deleted=False, updated_at="t")
+        now = uow.sequences.get(seq.id)
+        uow.sequences.save(replace(now, name="Renamed elsewhere", version=now.version + 1, updated_at="t"))
     before, published = snapshot(service), len(events)
     with pytest.raises(Conflict) as err:
         service.undo()
@@ -159,12 +162,12 @@ def test_bad_beats_change_nothing_and_publish_nothing(service, events, spec, err
 
 
 @pytest.mark.parametrize("name", ["", "   ", "x" * 101])
-def test_bad_names_are_rejected(service, events, name):
+def test_bad_names_are_rejected(service, views, events, name):
     with pytest.raises(DomainError) as err:
         service.create_sequence(name)
     assert err.value.field == "name"
     assert events == []
-    assert service.list_sequences().total == 0
+    assert views.list_sequences().total == 0
 
 
 def test_beat_numbers_out_of_range(service):
@@ -211,30 +214,35 @@ def test_generate_is_reproducible_and_valid(service):
         assert beat.blue_motion.start_ori == prev.blue_motion.end_ori
 
 
-def test_paging(service):
+def test_paging(service, views):
     for i in range(5):
         service.create_sequence(f"S{i}")
-    page = service.list_sequences(page=2, page_size=2)
+    page = views.list_sequences(page=2, page_size=2)
     assert page.total == 5 and [s.name for s in page.items] == ["S2", "S3"]
 
 
-def test_history_survives_a_restart(db_url):
-    first = bootstrap(db_url).resolve(SequenceManagementService)
-    seq = first.create_sequence("Durable", start_position="alpha1").sequence
-    first.add_beat(seq.id, BeatSpec(letter="A"))
-    first.store.dispose()
-    second = bootstrap(db_url).resolve(SequenceManagementService)
-    assert second.undo_state()["undo_description"] == "Add beat 'A' at position 1"
-    assert second.undo().sequence.word == ""
-    assert second.redo().sequence.word == "A"
+def test_history_survives_a_restart(settings):
+    first = bootstrap(settings)
+    seq = first.resolve(SequenceManagementService).create_sequence("Durable", start_position="alpha1").sequence
+    first.resolve(SequenceManagementService).add_beat(seq.id, BeatSpec(letter="A"))
+    close(first)
+    second = bootstrap(settings)
+    try:
+        assert second.resolve(SequenceViews).undo_state().undo_description == "Add beat 'A' at position 1"
+        assert second.resolve(SequenceManagementService).undo().sequence.word == ""
+        assert second.resolve(SequenceManagementService).redo().sequence.word == "A"
+    finally:
+        close(second)
 
 
-def test_two_processes_share_one_history(service, db_url):
+def test_two_processes_share_one_history(service, views, db_url):
     seq = service.create_sequence("Shared", start_position="alpha1").sequence
     script = textwrap.dedent(f"""
         from app.bootstrap import bootstrap
-        from app.services.sequences import BeatSpec, SequenceManagementService
-        s = bootstrap({db_url!r}).resolve(SequenceManagementService)
+        from app.domain.input import BeatSpec
+        from app.services.sequences import SequenceManagementService
+        from app.settings import Settings
+        s = bootstrap(Settings(database_url={db_url!r})).resolve(SequenceManagementService)
         print(s.add_beat({seq.id!r}, BeatSpec(letter="A")).command_id)
     """)
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=True)
@@ -246,10 +254,10 @@ def test_two_processes_share_one_history(service, db_url):
     service.redo()
     script2 = script.replace('letter="A"', 'letter="B"')
     subprocess.run([sys.executable, "-c", script2], cwd=ROOT, check=True, capture_output=True)
-    assert service.get_sequence(seq.id).word == "AB"
+    assert views.get_sequence(seq.id).word == "AB"
 
 
-def test_an_older_database_opens_with_a_newer_release(db_url):
+def test_an_older_database_opens_with_a_newer_release(db_url, settings):
     old = Store(db_url)
     assert old.migrate(target=1) == 1
     with old.write() as uow:
@@ -258,8 +266,12 @@ def test_an_older_database_opens_with_a_newer_release(db_url):
             "VALUES ('00000000-0000-4000-8000-000000000001', 'Old', :data, 3, :deleted, 't', 't', 1)"),
             {"data": '{"id": "00000000-0000-4000-8000-000000000001", "name": "Old", "beats": []}', "deleted": False})
     old.dispose()
-    service = bootstrap(db_url).resolve(SequenceManagementService)
-    assert service.store.schema_version() >= 2
-    assert service.get_sequence("00000000-0000-4000-8000-000000000001").version == 3
-    out = service.create_sequence("New")
-    assert service.list_sequences().total == 2 and out.sequence.version == 1
+    container = bootstrap(settings)
+    try:
+        assert container.resolve(Store).schema_version() >= 2
+        views = container.resolve(SequenceViews)
+        assert views.get_sequence("00000000-0000-4000-8000-000000000001").version == 3
+        out = container.resolve(SequenceManagementService).create_sequence("New")
+        assert views.list_sequences().total == 2 and out.sequence.version == 1
+    finally:
+        close(container)

@@ -10,7 +10,7 @@ from app.api.http import envelope, json_response
 from app.api.serializers import letter_info_out
 from app.domain.letters import LETTERS, identify
 from app.domain.positions import ALL_POSITIONS, family_of, grid_mode_of, locations_of
-from app.services.sequences import motion_from_input
+from app.domain.input import motion_from_input
 
 _LETTERS = [{"letter": s.letter, "letter_type": s.letter_type.value} for s in LETTERS]
 _POSITIONS = [{"name": p, "family": family_of(p).value, "grid_mode": grid_mode_of(p).value,

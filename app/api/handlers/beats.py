@@ -6,22 +6,21 @@ from typing import Any
 
 import flask
 
-from app.api.http import expected_version, run_command, service
-from app.services.sequences import BeatSpec
+from app.api.http import call, commands, expected_version, outcome_response
+from app.domain.input import BeatSpec
 
 
 def add_beat(sequence_id: str, body: dict[str, Any]) -> flask.Response:
-    version = expected_version()
-    spec = BeatSpec.from_dict(body["beat"])
-    return run_command(lambda: service().add_beat(sequence_id, spec, position=body.get("position"),
-                                                  expected_version=version), status=201)
+    return outcome_response(commands().add_beat(sequence_id, BeatSpec.from_dict(body["beat"]),
+                                                position=body.get("position"), expected_version=expected_version(),
+                                                call=call()))
 
 
 def update_beat(sequence_id: str, beat_number: int, body: dict[str, Any]) -> flask.Response:
-    version = expected_version()
-    return run_command(lambda: service().update_beat(sequence_id, beat_number, body, expected_version=version))
+    return outcome_response(commands().update_beat(sequence_id, beat_number, body, expected_version=expected_version(),
+                                                   call=call()))
 
 
 def remove_beat(sequence_id: str, beat_number: int) -> flask.Response:
-    version = expected_version()
-    return run_command(lambda: service().remove_beat(sequence_id, beat_number, expected_version=version))
+    return outcome_response(commands().remove_beat(sequence_id, beat_number, expected_version=expected_version(),
+                                                   call=call()))

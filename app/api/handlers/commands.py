@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 import flask
 
-from app.api.http import envelope, json_response, run_command, service
+from app.api.http import call, commands, envelope, json_response, outcome_response, views
 from app.api.serializers import history_entry_out
 
 
 def undo(body: dict[str, Any] | None = None) -> flask.Response:
-    scope = (body or {}).get("sequence_id")
-    return run_command(lambda: service().undo(scope))
+    return outcome_response(commands().undo((body or {}).get("sequence_id"), call=call()))
 
 
 def redo(body: dict[str, Any] | None = None) -> flask.Response:
-    scope = (body or {}).get("sequence_id")
-    return run_command(lambda: service().redo(scope))
+    return outcome_response(commands().redo((body or {}).get("sequence_id"), call=call()))
 
 
 undo_alias = undo
@@ -25,6 +24,6 @@ redo_alias = redo
 
 
 def get_command_history(sequence_id: str | None = None, limit: int = 50) -> flask.Response:
-    entries = service().history(limit, sequence_id)
-    state = service().undo_state(sequence_id)
-    return json_response(envelope([history_entry_out(e) for e in entries], f"{len(entries)} commands", **state))
+    entries = views().history(limit, sequence_id)
+    state = views().undo_state(sequence_id)
+    return json_response(envelope([history_entry_out(e) for e in entries], f"{len(entries)} commands", **asdict(state)))

@@ -21,6 +21,8 @@ FieldError::FieldError()
     m_FieldIsSet = false;
     m_Message = utility::conversions::to_string_t("");
     m_MessageIsSet = false;
+    m_Rule = utility::conversions::to_string_t("");
+    m_RuleIsSet = false;
 }
 
 FieldError::~FieldError()
@@ -44,6 +46,11 @@ web::json::value FieldError::toJson() const
     {
         
         val[utility::conversions::to_string_t(_XPLATSTR("message"))] = ModelBase::toJson(m_Message);
+    }
+    if(m_RuleIsSet)
+    {
+        
+        val[utility::conversions::to_string_t(_XPLATSTR("rule"))] = ModelBase::toJson(m_Rule);
     }
 
     return val;
@@ -74,6 +81,17 @@ bool FieldError::fromJson(const web::json::value& val)
             
         }
     }
+    if(val.has_field(utility::conversions::to_string_t(_XPLATSTR("rule"))))
+    {
+        const web::json::value& fieldValue = val.at(utility::conversions::to_string_t(_XPLATSTR("rule")));
+        if(!fieldValue.is_null())
+        {
+            utility::string_t refVal_setRule;
+            ok &= ModelBase::fromJson(fieldValue, refVal_setRule);
+            setRule(refVal_setRule);
+            
+        }
+    }
     return ok;
 }
 
@@ -91,6 +109,10 @@ void FieldError::toMultipart(std::shared_ptr<MultipartFormData> multipart, const
     if(m_MessageIsSet)
     {
         multipart->add(ModelBase::toHttpContent(namePrefix + utility::conversions::to_string_t(_XPLATSTR("message")), m_Message));
+    }
+    if(m_RuleIsSet)
+    {
+        multipart->add(ModelBase::toHttpContent(namePrefix + utility::conversions::to_string_t(_XPLATSTR("rule")), m_Rule));
     }
 }
 
@@ -114,6 +136,12 @@ bool FieldError::fromMultiPart(std::shared_ptr<MultipartFormData> multipart, con
         utility::string_t refVal_setMessage;
         ok &= ModelBase::fromHttpContent(multipart->getContent(utility::conversions::to_string_t(_XPLATSTR("message"))), refVal_setMessage );
         setMessage(refVal_setMessage);
+    }
+    if(multipart->hasContent(utility::conversions::to_string_t(_XPLATSTR("rule"))))
+    {
+        utility::string_t refVal_setRule;
+        ok &= ModelBase::fromHttpContent(multipart->getContent(utility::conversions::to_string_t(_XPLATSTR("rule"))), refVal_setRule );
+        setRule(refVal_setRule);
     }
     return ok;
 }
@@ -160,6 +188,27 @@ bool FieldError::messageIsSet() const
 void FieldError::unsetMessage()
 {
     m_MessageIsSet = false;
+}
+utility::string_t FieldError::getRule() const
+{
+    return m_Rule;
+}
+
+
+void FieldError::setRule(const utility::string_t& value)
+{
+    m_Rule = value;
+    m_RuleIsSet = true;
+}
+
+bool FieldError::ruleIsSet() const
+{
+    return m_RuleIsSet;
+}
+
+void FieldError::unsetRule()
+{
+    m_RuleIsSet = false;
 }
 
 }

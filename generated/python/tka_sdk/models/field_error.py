@@ -18,7 +18,7 @@ import re  # noqa: F401
 import json
 
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
-from typing import Any, ClassVar, Dict, List
+from typing import Any, ClassVar, Dict, List, Optional
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -27,9 +27,10 @@ class FieldError(BaseModel):
     """
     One field that failed validation.
     """ # noqa: E501
-    var_field: StrictStr = Field(description="Dotted path of the field (`beats.0.blue_motion.turns`); empty for the body as a whole.", alias="field", json_schema_extra={"examples": ["name"]})
+    var_field: StrictStr = Field(description="Path of the field in the request (`beats[0].blue_motion.turns`, a query or path parameter's name); `body` or `request` for the request as a whole. ", alias="field", json_schema_extra={"examples": ["name"]})
     message: StrictStr = Field(description="What is wrong with it.", json_schema_extra={"examples": ["'' is too short"]})
-    __properties: ClassVar[List[str]] = ["field", "message"]
+    rule: Optional[StrictStr] = Field(default=None, description="The rule it broke, stable for programs: for `400`, the JSON Schema keyword of openapi.yaml that failed (`required`, `maximum`, `enum`, `additionalProperties`, ...); for `422`, the Kinetic Alphabet's rule (`prop_rot_dir.required`, `continuity.orientation`, `duration.out_of_range`, ...). The same bad value breaks the same rule whichever endpoint it came through. ", json_schema_extra={"examples": ["minLength"]})
+    __properties: ClassVar[List[str]] = ["field", "message", "rule"]
 
     model_config = ConfigDict(
         validate_by_name=True,
@@ -83,7 +84,8 @@ class FieldError(BaseModel):
 
         _obj = cls.model_validate({
             "field": obj.get("field"),
-            "message": obj.get("message")
+            "message": obj.get("message"),
+            "rule": obj.get("rule")
         })
         return _obj
 

@@ -14,12 +14,15 @@ use serde::{Deserialize, Serialize};
 /// FieldError : One field that failed validation.
 #[derive(Clone, Default, Debug, PartialEq, Serialize, Deserialize)]
 pub struct FieldError {
-    /// Dotted path of the field (`beats.0.blue_motion.turns`); empty for the body as a whole.
+    /// Path of the field in the request (`beats[0].blue_motion.turns`, a query or path parameter's name); `body` or `request` for the request as a whole. 
     #[serde(rename = "field")]
     pub field: String,
     /// What is wrong with it.
     #[serde(rename = "message")]
     pub message: String,
+    /// The rule it broke, stable for programs: for `400`, the JSON Schema keyword of openapi.yaml that failed (`required`, `maximum`, `enum`, `additionalProperties`, ...); for `422`, the Kinetic Alphabet's rule (`prop_rot_dir.required`, `continuity.orientation`, `duration.out_of_range`, ...). The same bad value breaks the same rule whichever endpoint it came through. 
+    #[serde(rename = "rule", skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
 }
 
 impl FieldError {
@@ -28,6 +31,7 @@ impl FieldError {
         FieldError {
             field,
             message,
+            rule: None,
         }
     }
 }

@@ -20,13 +20,24 @@ import { mapValues } from '../runtime';
  */
 export interface FieldError {
     /**
-     * Dotted path of the field (`beats.0.blue_motion.turns`); empty for the body as a whole.
+     * Path of the field in the request (`beats[0].blue_motion.turns`, a query or path parameter's
+     * name); `body` or `request` for the request as a whole.
+     * 
      */
     field: string;
     /**
      * What is wrong with it.
      */
     message: string;
+    /**
+     * The rule it broke, stable for programs: for `400`, the JSON Schema keyword of openapi.yaml
+     * that failed (`required`, `maximum`, `enum`, `additionalProperties`, ...); for `422`, the
+     * Kinetic Alphabet's rule (`prop_rot_dir.required`, `continuity.orientation`,
+     * `duration.out_of_range`, ...). The same bad value breaks the same rule whichever endpoint
+     * it came through.
+     * 
+     */
+    rule?: string;
 }
 
 /**
@@ -50,6 +61,7 @@ export function FieldErrorFromJSONTyped(json: any, ignoreDiscriminator: boolean)
         
         'field': json['field'],
         'message': json['message'],
+        'rule': json['rule'] == null ? undefined : json['rule'],
     };
 }
 
@@ -66,6 +78,7 @@ export function FieldErrorToJSONTyped(value?: FieldError | null, ignoreDiscrimin
         
         'field': value['field'],
         'message': value['message'],
+        'rule': value['rule'],
     };
 }
 

@@ -55,7 +55,7 @@ public:
 
 
     /// <summary>
-    /// Dotted path of the field (&#x60;beats.0.blue_motion.turns&#x60;); empty for the body as a whole.
+    /// Path of the field in the request (&#x60;beats[0].blue_motion.turns&#x60;, a query or path parameter&#39;s name); &#x60;body&#x60; or &#x60;request&#x60; for the request as a whole. 
     /// </summary>
     utility::string_t getField() const;
     bool fieldIsSet() const;
@@ -70,6 +70,14 @@ public:
     void unsetMessage();
     void setMessage(const utility::string_t& value);
 
+    /// <summary>
+    /// The rule it broke, stable for programs: for &#x60;400&#x60;, the JSON Schema keyword of openapi.yaml that failed (&#x60;required&#x60;, &#x60;maximum&#x60;, &#x60;enum&#x60;, &#x60;additionalProperties&#x60;, ...); for &#x60;422&#x60;, the Kinetic Alphabet&#39;s rule (&#x60;prop_rot_dir.required&#x60;, &#x60;continuity.orientation&#x60;, &#x60;duration.out_of_range&#x60;, ...). The same bad value breaks the same rule whichever endpoint it came through. 
+    /// </summary>
+    utility::string_t getRule() const;
+    bool ruleIsSet() const;
+    void unsetRule();
+    void setRule(const utility::string_t& value);
+
 
 protected:
     utility::string_t m_Field;
@@ -77,6 +85,9 @@ protected:
 
     utility::string_t m_Message;
     bool m_MessageIsSet;
+
+    utility::string_t m_Rule;
+    bool m_RuleIsSet;
 
 };
 

@@ -12,10 +12,11 @@ import sqlalchemy as sa
 from app.core import metrics
 from app.core.commands import CommandState
 from app.core.events import Event
+from app.bootstrap import bootstrap, close
 from app.services.sequences import SequenceManagementService
-from app.store import Store
+from app.settings import Settings
+from app.store import Store, StoreUnavailable
 from app.store import schema as t
-from app.store.sql import StoreUnavailable
 from tests.waiting import wait_until
 
 
@@ -49,7 +50,7 @@ class Batch:
     def run(self, queued: list[tuple[str, Callable[[Any], Any]]],
             while_held: Callable[[], None] = lambda: None) -> dict[str, Any]:
         def first(uow: Any) -> str:
-            uow.set_setting("first", "1")
+            uow.settings.set("first", "1")
             self._inside.set()
             assert self._release.wait(10)
             return "first"
@@ -86,12 +87,12 @@ def _commits_of_3_or_4() -> float:
 
 def _setting(store: Store, key: str) -> str | None:
     with store.read() as uow:
-        return uow.get_setting(key)
+        return uow.settings.get(key)
 
 
 def _writes(key: str, result: Any = None, then: Callable[[Any], Any] | None = None) -> Callable[[Any], Any]:
     def work(uow: Any) -> Any:
-        uow.set_setting(key, "1")
+        uow.settings.set(key, "1")
         if then is not None:
             then(uow)
         return result if result is not None else key
@@ -133,7 +134,7 @@ def test_a_shared_commit_wakes_event_listeners_once_and_keeps_event_ids_in_order
 
     def events(name: str) -> Callable[[Any], Any]:
         def work(uow: Any) -> Any:
-            return uow.append_events([Event(event_type="sequence.updated", data={"n": f"{name}-{i}"})
+            return uow.events.append([Event(event_type="sequence.updated", data={"n": f"{name}-{i}"})
                                       for i in range(3)])
         return work
 
@@ -142,25 +143,23 @@ def test_a_shared_commit_wakes_event_listeners_once_and_keeps_event_ids_in_order
     ids = [e.event_id for i in range(4) for e in results[f"c{i}"]]
     assert ids == list(range(ids[0], ids[0] + 12))
     with store.read() as uow:
-        logged = uow.events_since(0)
+        logged = uow.events.since(0)
     assert [(e.event_id, e.data["n"]) for e in logged] == \
         [(e.event_id, e.data["n"]) for i in range(4) for e in results[f"c{i}"]]
 
 
 def test_a_command_queued_past_its_deadline_is_refused_not_run(store, monkeypatch):
-    import app.store.sql as sql
+    import app.store.store as module
 
     results = Batch(store).run([("late", _writes("late"))],
-                               while_held=lambda: monkeypatch.setattr(sql, "WRITE_QUEUE_TIMEOUT_S", 0.0))
+                               while_held=lambda: monkeypatch.setattr(module, "WRITE_QUEUE_TIMEOUT_S", 0.0))
     assert results["first"] == "first"
     assert isinstance(results["late"], StoreUnavailable) and results["late"].retry_after == 1
     assert _setting(store, "late") is None
 
 
 def test_concurrent_commands_all_land_with_unique_orders_and_a_gapless_event_log(any_db_url):
-    from app.bootstrap import bootstrap
-
-    container = bootstrap(any_db_url)
+    container = bootstrap(Settings(database_url=any_db_url))
     service = container.resolve(SequenceManagementService)
     store = container.resolve(Store)
     errors: list[BaseException] = []
@@ -184,7 +183,7 @@ def test_concurrent_commands_all_land_with_unique_orders_and_a_gapless_event_log
         orders = conn.execute(sa.select(t.sequences.c.created_order)).scalars().all()
         done = conn.execute(sa.select(t.command_history.c.done_order)
                             .where(t.command_history.c.state == CommandState.DONE.value)).scalars().all()
-        logged = uow.events_since(0, limit=10_000)
+        logged = uow.events.since(0, limit=10_000)
     assert len(orders) == len(set(orders)) == 120
     assert len(done) == len(set(done)) == 240
     assert [e.event_id for e in logged] == list(range(logged[0].event_id, logged[0].event_id + len(logged)))
@@ -195,4 +194,4 @@ def test_concurrent_commands_all_land_with_unique_orders_and_a_gapless_event_log
             by_command.setdefault(e.command_id, []).append(e.event_id)
     assert len(by_command) == 240
     assert all(ids == list(range(ids[0], ids[0] + len(ids))) for ids in by_command.values())
-    store.dispose()
+    close(container)

@@ -16,7 +16,7 @@ import yaml
 from app.events import protocol as p
 from app.events.protocol import CloseCode
 from tests.api.test_spec import ExampleValidator  # OAS 3.0 plus openapi.yaml's nullable-allOf convention
-from tests.events.conftest import Client, create_sequence, last_event_id
+from tests.ws import Client, create_sequence, last_event_id
 
 ROOT = Path(__file__).resolve().parents[2]
 ASYNCAPI = yaml.safe_load((ROOT / "asyncapi.yaml").read_text())

@@ -1,4 +1,4 @@
-"""Live-server helpers for the event stream: a small WebSocket client and REST writers."""
+"""Event-stream helpers for tests against a live server: a small WebSocket client and REST writers."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import socket
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 import requests
 import websocket
 
-from tests.conftest import LiveServer
+from tests.servers import LiveServer
 
 # A short heartbeat so the heartbeat test is quick; the helpers skip heartbeats otherwise.
 FAST = {"TKA_WS_HEARTBEAT_INTERVAL": "1"}
@@ -138,10 +138,3 @@ def start(tmp_path_factory: pytest.TempPathFactory, name: str, *, workers: int =
           extra_args: list[str] | None = None, env: dict[str, str] | None = None) -> LiveServer:
     db = Path(tmp_path_factory.mktemp(name)) / "tka.db"
     return LiveServer(f"sqlite:///{db}", workers=workers, extra_args=extra_args, env={**FAST, **(env or {})})
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    s = start(tmp_path_factory, "events", workers=2)
-    yield s
-    s.stop()

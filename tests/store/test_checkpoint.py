@@ -29,7 +29,7 @@ def test_commits_leave_checkpoints_to_the_background_and_the_wal_stays_bounded(t
         before = checkpointer.restarts
         for i in range(chunk * 150, (chunk + 1) * 150):
             with store.write() as uow:
-                uow.set_setting("counter", str(i))
+                uow.settings.set("counter", str(i))
         wait_until(lambda: checkpointer.restarts > before, "a checkpoint pass under the write locks")
     checkpointer.stop()  # only one checkpoint runs at a time: ours below must not meet its
     with store.read() as uow:
@@ -58,7 +58,7 @@ def test_a_store_nobody_writes_to_keeps_no_checkpoint_thread(tmp_path, monkeypat
     wait_until(lambda: checkpointer.checkpoints >= 1, "a checkpoint of the migration's commits")
     wait_until(lambda: not _checkpoint_threads(), "the idle checkpointer's thread ending")
     with store.write() as uow:
-        uow.set_setting("again", "1")
+        uow.settings.set("again", "1")
     assert len(_checkpoint_threads()) == 1  # the next commit started one
     wait_until(lambda: checkpointer.checkpoints >= 2, "a checkpoint by the new thread")
     store.dispose()

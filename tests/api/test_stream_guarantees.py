@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from bench.http import one_per_worker
-from tests.events.conftest import Client, add_beat, create_sequence, last_event_id, start, \
+from tests.servers import one_per_worker
+from tests.ws import Client, add_beat, create_sequence, last_event_id, start, \
     tiny_receive_buffer_client
 
 pytestmark = pytest.mark.e2e

@@ -11,7 +11,7 @@ import pytest
 import requests
 import websocket
 
-from tests.events.conftest import Client, add_beat, create_sequence, last_event_id, start, ws_url
+from tests.ws import Client, add_beat, create_sequence, last_event_id, start, ws_url
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
