@@ -7,11 +7,12 @@ import os
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO, Callable, TypeVar
+
+from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[1]
 START_TIMEOUT_S = 60.0
@@ -40,20 +41,21 @@ class Server:
         env = {**os.environ, **(env or {}), **({port_env: str(self.port)} if port_env else {})}
         self.proc = subprocess.Popen(argv(self.port), cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
                                      env=env, preexec_fn=preexec_fn)
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                self._close_log()
-                raise RuntimeError(f"{name} exited with {self.proc.returncode}: {self.log_tail()}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/health/live", timeout=1) as response:
-                    if response.status == 200:
-                        return
-            except OSError:  # not listening yet, or a worker still booting
-                pass
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"{name} did not start within {START_TIMEOUT_S:.0f} s: {self.log_tail()}")
+        try:
+            wait_until(self._live, f"{name} answering /health/live", give_up_after=START_TIMEOUT_S, every=0.1)
+        except AssertionError:
+            self.stop()
+            raise RuntimeError(f"{name} did not start within {START_TIMEOUT_S:.0f} s: {self.log_tail()}") from None
+
+    def _live(self) -> bool:
+        if self.proc.poll() is not None:
+            self._close_log()
+            raise RuntimeError(f"{self.name} exited with {self.proc.returncode}: {self.log_tail()}")
+        try:
+            with urllib.request.urlopen(f"{self.url}/health/live", timeout=1) as response:
+                return response.status == 200
+        except OSError:  # not listening yet, or a worker still booting
+            return False
 
     def log_tail(self, lines: int = 15) -> str:
         if self.log_path is None:

@@ -15,6 +15,7 @@ import pytest
 import requests
 
 from tests.servers import one_per_worker
+from tests.waiting import wait_until
 from tests.ws import Client, add_beat, create_sequence, last_event_id, start, \
     tiny_receive_buffer_client
 
@@ -25,14 +26,16 @@ def stats(server) -> dict:
     return requests.get(f"{server.url}/api/websocket/stats", timeout=5).json()["data"]
 
 
-def workers_of(server, client_ids: set[str], timeout: float = 5) -> dict[str, int]:
+def workers_of(server, client_ids: set[str]) -> dict[str, int]:
     """client_id -> worker pid, once every one of them shows in the stats."""
-    deadline = time.monotonic() + timeout
-    while True:
-        where = {c["client_id"]: c["worker_pid"] for c in stats(server)["connections"]}
-        if client_ids <= where.keys() or time.monotonic() > deadline:
-            return {k: v for k, v in where.items() if k in client_ids}
-        time.sleep(0.05)
+    where: dict[str, int] = {}
+
+    def all_shown() -> bool:
+        where.update((c["client_id"], c["worker_pid"]) for c in stats(server)["connections"])
+        return client_ids <= where.keys()
+
+    wait_until(all_shown, f"the stats showing {len(client_ids)} clients", every=0.05)
+    return {k: v for k, v in where.items() if k in client_ids}
 
 
 def events_until(client: Client, last_id: int, timeout: float = 30) -> list[dict]:
@@ -80,9 +83,9 @@ def test_three_workers_every_client_gets_every_event_in_order_exactly_once(tmp_p
             assert ids == expected, f"{client_id} on worker {where.get(client_id)}"
         reference = next(iter(received.values()))
         assert all(events[-len(expected):] == reference[-len(expected):] for events in received.values())
-        time.sleep(0.3)
+        assert clients[0].quiet(0.3)  # and nothing after the last one, to any of them
         for client in clients:
-            assert client.quiet(0.01)  # and nothing after the last one
+            assert client.quiet(0.01)
             client.close()
     finally:
         server.stop()
@@ -166,11 +169,13 @@ def test_two_hundred_idle_sockets_never_starve_rest(tmp_path_factory):
         idle = [Client(server) for _ in range(200)]
         # Either worker may answer: each counts its own sockets live and the other's as last
         # published (a fraction of a second behind), so wait until several answers in a row agree.
-        deadline, agreed = time.monotonic() + 10, 0
-        while agreed < 5 and time.monotonic() < deadline:
-            agreed = agreed + 1 if stats(server)["total_connections"] == 200 else 0
-            time.sleep(0.05)
-        assert agreed == 5, stats(server)
+        agreed = [0]
+
+        def five_agree() -> bool:
+            agreed[0] = agreed[0] + 1 if stats(server)["total_connections"] == 200 else 0
+            return agreed[0] == 5
+
+        wait_until(five_agree, "five answers in a row counting the 200 sockets", every=0.05)
         statuses: list[int] = []
 
         def hit(_: int) -> None:

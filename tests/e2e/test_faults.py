@@ -17,6 +17,7 @@ import pytest
 import requests
 
 from tests.servers import LiveServer
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -29,14 +30,10 @@ def _children(pid: int) -> list[int]:
     return found
 
 
-def _wait_for(predicate, timeout: float = 15.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not reached in time")
+def created(base: str, name: str) -> requests.Response | None:
+    """POST a sequence: the answer when it was created."""
+    r = requests.post(f"{base}/api/sequences", json={"name": name}, timeout=10)
+    return r if r.status_code == 201 else None
 
 
 def test_sqlite_write_lock_held_elsewhere_gives_bounded_503_then_recovers(tmp_path):
@@ -57,7 +54,7 @@ def test_sqlite_write_lock_held_elsewhere_gives_bounded_503_then_recovers(tmp_pa
         finally:
             holder.execute("ROLLBACK")
             holder.close()
-        ok = _wait_for(lambda: (r := requests.post(f"{base}/api/sequences", json={"name": "After"})).status_code == 201 and r)
+        ok = wait_until(lambda: created(base, "After"), "a write once the lock is released", every=0.1)
         assert ok.json()["data"]["name"] == "After"
         names = {s["name"] for s in requests.get(f"{base}/api/sequences").json()["data"]}
         assert names == {"Before", "After"}  # the refused write left nothing behind
@@ -94,8 +91,7 @@ def test_disk_full_gives_503_corrupts_nothing_and_clears(tmp_path):
         # lift the limit on the master and its workers: the disk has room again
         for pid in [server.proc.pid, *_children(server.proc.pid)]:
             resource.prlimit(pid, resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
-        ok = _wait_for(lambda: (r := requests.post(f"{base}/api/sequences", json={"name": "After"})).status_code == 201 and r,
-                       timeout=20, interval=0.5)
+        ok = wait_until(lambda: created(base, "After"), "a write once the disk has room", every=0.5)
         assert ok.json()["data"]["name"] == "After"
         for sid in acknowledged:  # nothing acknowledged was lost
             assert requests.get(f"{base}/api/sequences/{sid}").status_code == 200
@@ -135,12 +131,12 @@ def test_kill_9_a_worker_under_load_loses_and_duplicates_nothing(tmp_path):
         victims = _children(server.proc.pid)
         with ThreadPoolExecutor(8) as pool:
             futures = [pool.submit(create, k) for k in keys]
-            _wait_for(lambda: len(acknowledged) >= 20)
+            wait_until(lambda: len(acknowledged) >= 20, "20 sequences acknowledged before the kill")
             os.kill(victims[0], signal.SIGKILL)
             for f in futures:
                 f.result(timeout=120)
         assert len(acknowledged) == len(keys)
-        _wait_for(lambda: len(_children(server.proc.pid)) == 2)  # the master replaced the worker
+        wait_until(lambda: len(_children(server.proc.pid)) == 2, "the master replacing the killed worker")
         listed = requests.get(f"{base}/api/sequences?page_size=100").json()
         pages = [listed] + [requests.get(f"{base}/api/sequences?page_size=100&page={p}").json()
                             for p in range(2, listed["total_pages"] + 1)]

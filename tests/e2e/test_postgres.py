@@ -11,6 +11,7 @@ import requests
 
 from tests import pg
 from tests.servers import LiveServer
+from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -62,15 +63,10 @@ def test_postgres_outage_fails_fast_loses_nothing_and_recovers_without_restart(p
     try:
         for w in workers:
             w.start()
-        time.sleep(1.0)
+        wait_until(lambda: len(acknowledged) >= 20, "the load running before the outage")
         db.stop("immediate")
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:  # the breaker opens on every worker
-            codes = [requests.get(f"{server.url}/health/ready", timeout=5).status_code for _ in range(4)]
-            if codes == [503] * 4:
-                break
-            time.sleep(0.2)
-        assert codes == [503] * 4
+        wait_until(lambda: [requests.get(f"{server.url}/health/ready", timeout=5).status_code for _ in range(4)]
+                   == [503] * 4, "the breaker opening on every worker", every=0.2)
         refused = requests.post(f"{server.url}/api/sequences", json={"name": "during"}, timeout=5)
         assert refused.status_code == 503
         assert refused.headers["Content-Type"] == "application/problem+json"
@@ -78,14 +74,9 @@ def test_postgres_outage_fails_fast_loses_nothing_and_recovers_without_restart(p
         health = requests.get(f"{server.url}/health", timeout=5).json()
         assert health["status"] == "fail" and health["legacy_status"] == "unhealthy"
         db.start()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:  # recovery without a restart
-            if requests.get(f"{server.url}/health/ready", timeout=5).status_code == 200 and \
-                    requests.post(f"{server.url}/api/sequences", json={"name": "after"}, timeout=5).status_code == 201:
-                break
-            time.sleep(0.3)
-        else:
-            raise AssertionError("the server did not recover after PostgreSQL came back")
+        wait_until(lambda: requests.get(f"{server.url}/health/ready", timeout=5).status_code == 200 and
+                   requests.post(f"{server.url}/api/sequences", json={"name": "after"}, timeout=5).status_code == 201,
+                   "recovery without a restart once PostgreSQL is back", every=0.3)
         stop.set()
         for w in workers:
             w.join(30)
@@ -162,34 +153,42 @@ def test_subscribers_resume_after_a_postgres_outage_with_no_gap_and_no_duplicate
         assert requests.post(f"{server.url}/api/sequences/{sid}/beats", json={"beat": {"letter": "A"}},
                              timeout=10).status_code == 503
         db.start()
-        added = 0
-        deadline = time.monotonic() + 45
-        while added < 2 and time.monotonic() < deadline:  # until every worker's breaker closed again
-            r = requests.post(f"{server.url}/api/sequences/{sid}/beats", json={"beat": {"letter": "AB"[added]}},
-                              timeout=10)
-            added += r.status_code == 201
-            if r.status_code != 201:
-                time.sleep(0.3)
-        assert added == 2
+        add_two_beats(server, sid)  # once every worker's breaker closed again
         expected = _log_ids(pg_url, after=last)
         got: list[dict] = []
-        while time.monotonic() < deadline:  # a worker still probing may refuse the replay: reconnect
+
+        def replayed() -> bool:  # a worker still probing may refuse the replay: reconnect
+            nonlocal got
             resumed = websocket.create_connection(f"{ws_url}?since={last}", timeout=10)
             try:
-                if json_type(resumed.recv()) == "connection_established":
-                    got = _events_from(resumed, len(expected), timeout=10)
+                got = _events_from(resumed, len(expected), timeout=10) \
+                    if json_type(resumed.recv()) == "connection_established" else []
             except Exception:  # closed by the server (store not ready on that worker yet)
                 got = []
             finally:
                 resumed.close()
-            if len(got) == len(expected):
-                break
-            time.sleep(0.5)
+            return len(got) == len(expected)
+
+        wait_until(replayed, "a resume replaying what was committed after the outage", give_up_after=45, every=0.5)
         assert [e["event_id"] for e in got] == expected  # no gap, no duplicate
     finally:
         server.stop()
         if not db.proc_running():
             db.start()
+
+
+def add_two_beats(server: LiveServer, sid: str) -> None:
+    """Add A then B, retrying each while a worker whose breaker has not closed yet refuses it."""
+    added = []
+
+    def next_added() -> bool:
+        r = requests.post(f"{server.url}/api/sequences/{sid}/beats", json={"beat": {"letter": "AB"[len(added)]}},
+                          timeout=10)
+        if r.status_code == 201:
+            added.append(r)
+        return len(added) == 2
+
+    wait_until(next_added, "two beats added once the store is back", give_up_after=45, every=0.3)
 
 
 def _next(ws, timeout: float = 30) -> dict:
@@ -268,13 +267,7 @@ def test_subscribers_are_told_of_a_postgres_outage_stay_connected_and_miss_nothi
             check(notice)
             assert (notice["type"], notice["status"]) == ("store_status", "available")
         assert [_next(resumer)["event_id"] for _ in before[1:]] == before[1:]  # the replay went on
-        added = 0
-        deadline = time.monotonic() + 30
-        while added < 2 and time.monotonic() < deadline:
-            r = requests.post(f"{server.url}/api/sequences/{sid}/beats", json={"beat": {"letter": "AB"[added]}},
-                              timeout=10)
-            added += r.status_code == 201
-        assert added == 2
+        add_two_beats(server, sid)
         after = _log_ids(pg_url, after=last)
         for ws in [*subscribers, newcomer, resumer]:  # no gap, no duplicate, nothing else in between
             got = [_next(ws) for _ in after]
