@@ -160,8 +160,8 @@ def report(results: dict[str, Any]) -> str:
             if "in_process" in e:
                 w = e["in_process"]
                 floor = f"  canned handler {w['floor_ms']} ms" if "floor_ms" in w else ""
-                lines.append(f"  {'in process, no sockets':36} tka {w['tka_ms']} ms{floor}  peer {w['peer_ms']} ms "
-                             "of CPU  (bench/wsgi_cpu.py)")
+                lines.append(f"  {'in process, no sockets':36} tka {w['tka_ms']} ms (on Connexion's own binding "
+                             f"{w['stock_binding_ms']} ms){floor}  peer {w['peer_ms']} ms of CPU  (bench/wsgi_cpu.py)")
             if "tka_gthread" in e:
                 g = e["tka_gthread"]
                 lines.append(f"  {'tka on gthread workers':36} tka  {g['rps']:8.1f} req/s  p99 {g['p99_ms']:7.2f} ms"

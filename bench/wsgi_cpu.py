@@ -8,6 +8,8 @@ on a fresh SQLite file, is warmed up, then timed in rounds; the best round count
 ``bench/http.py`` reports them beside the HTTP figures.
 
 * ``tka``: ``app.wsgi.application``, what a ``gunicorn -c gunicorn.conf.py`` worker runs;
+* ``stock``: the same app on Connexion's own Flask binding instead of app/api/binding.py, whose
+  gain this measures;
 * ``floor``: the same app with a canned create handler (``bench/floor.py``): the HTTP stack alone;
 * ``peer``: the plain-Flask peer (``bench/peer.py``), in memory.
 
@@ -29,7 +31,8 @@ from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parents[1]
 POST_BODY = b'{"name": "bench"}'
-CASES = (("tka", "post"), ("floor", "post"), ("peer", "post"), ("tka", "get"), ("peer", "get"))
+CASES = (("tka", "post"), ("stock", "post"), ("floor", "post"), ("peer", "post"), ("tka", "get"), ("stock", "get"),
+         ("peer", "get"))
 
 
 def _app(which: str) -> Any:
@@ -46,6 +49,11 @@ def _app(which: str) -> Any:
         import bench.floor
 
         return bench.floor.application
+    if which == "stock":
+        import app.api
+        from connexion.apis.flask_api import FlaskApi
+
+        app.api.TkaFlaskApi = FlaskApi  # what create_app installs: Connexion's own
     import app.wsgi
 
     return app.wsgi.application
@@ -68,6 +76,7 @@ def _call(app: Any, environ: dict[str, Any], body: bytes) -> tuple[str, bytes]:
 
 
 def _caller(app: Any, which: str, request: str) -> Callable[[], None]:
+    """One request, as a function; ``which`` app, ``request`` kind (post or get)."""
     if request == "post":
         method, path, body, expected = "POST", "/api/sequences", POST_BODY, "201"
     elif which == "peer":

@@ -50,8 +50,9 @@ def call() -> Call:
         canonical = json.dumps(json.loads(body), sort_keys=True).encode() if body.strip() else b""
     except ValueError:
         canonical = body
+    fingerprint = hashlib.sha256(canonical).hexdigest()
     return Call(request_id=flask.g.get("request_id"),
-                idempotency=IdempotencyKey(f"{request.method} {request.path} {key}", hashlib.sha256(canonical).hexdigest()))
+                idempotency=IdempotencyKey(f"{request.method} {request.path} {key}", fingerprint))
 
 
 def envelope(data: Any, message: str = "", **extra: Any) -> dict[str, Any]:

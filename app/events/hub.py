@@ -154,8 +154,10 @@ class Hub:
             with sub.lock:
                 sub.cursor = sub.delivered = after
                 sub.overflowed = False
-                if self.store_status == p.STORE_UNAVAILABLE and sub.offer_store_status(p.STORE_UNAVAILABLE) is not Offer.DONE:
-                    sub.queue_store_status(self._store_status_frame(p.STORE_UNAVAILABLE, after))  # after the hello or replay
+                # A client that connects during an outage is told after its hello or its replay.
+                if self.store_status == p.STORE_UNAVAILABLE and \
+                        sub.offer_store_status(p.STORE_UNAVAILABLE) is not Offer.DONE:
+                    sub.queue_store_status(self._store_status_frame(p.STORE_UNAVAILABLE, after))
             sub.live = True
             self._live[sub] = self._subscribers[sub]
             self._dirty = True

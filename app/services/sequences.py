@@ -57,7 +57,8 @@ class SequenceManagementService:
         name = validate_name(name)
         length = check_length(length)
         if length and beats:
-            raise InvalidValue("length", "length.exclusive", "give either length (that many blank beats) or beats, not both")
+            raise InvalidValue("length", "length.exclusive",
+                               "give either length (that many blank beats) or beats, not both")
         seq = SequenceData(id=new_id(), name=name, metadata=dict(metadata or {}))
         if start_position is not None:
             seq = replace(seq, start_position=start_position_beat(start_position))

@@ -60,7 +60,8 @@ class Runner:
 
     def __init__(self, conn: Connection, sqlite: bool) -> None:
         self.conn = conn
-        self.db: sqlite3.Connection | None = conn.connection.driver_connection if sqlite else None  # type: ignore[assignment]
+        driver = conn.connection.driver_connection if sqlite else None
+        self.db: sqlite3.Connection | None = driver  # type: ignore[assignment]
 
     def execute(self, hot: HotStatement, params: dict[str, Any]) -> Any:
         """The statement's cursor (SQLite) or result (others)."""

@@ -75,7 +75,8 @@ class HistoryRows:
     def describe_latest(self, state: CommandState, sequence_id: str | None) -> str | None:
         if state is CommandState.DONE and sequence_id is None and self._done_top is not None:
             return self._done_top  # added in this transaction: no need to ask the database
-        return self._run.scalar(_DESCRIBE_TOP[(state, sequence_id is not None)], _scope(sequence_id))  # type: ignore[no-any-return]
+        top = _DESCRIBE_TOP[(state, sequence_id is not None)]
+        return self._run.scalar(top, _scope(sequence_id))  # type: ignore[no-any-return]
 
     def discard_redo(self, sequence_id: str) -> None:
         self._run.rowcount(_DISCARD_REDO, {"sid": sequence_id})

@@ -37,14 +37,19 @@ class IdempotencyRecords:
     def complete(self, key: str, claim: str, outcome: dict[str, Any]) -> bool:
         """Store the outcome if ``claim`` still holds the key; False when a retry took it over (the
         caller must then roll back, so the command is not done twice)."""
-        done = self._run.conn.execute(_i.update().where(_i.c.key == key, _i.c.claim == claim, _i.c.state == "in_flight")
-                                      .values(state="complete", outcome=outcome))
+        done = self._run.conn.execute(_i.update().where(*_held(key, claim)).values(state="complete", outcome=outcome))
         return done.rowcount == 1
 
     def release(self, key: str, claim: str) -> None:
         """Forget a claim whose command failed: the key may be used again."""
-        self._run.conn.execute(_i.delete().where(_i.c.key == key, _i.c.claim == claim, _i.c.state == "in_flight"))
+        self._run.conn.execute(_i.delete().where(*_held(key, claim)))
 
     def purge(self) -> int:
         """Delete expired records; how many."""
-        return self._run.conn.execute(_i.delete().where(_i.c.expires_at < time.time())).rowcount  # type: ignore[no-any-return]
+        gone = self._run.conn.execute(_i.delete().where(_i.c.expires_at < time.time()))
+        return gone.rowcount  # type: ignore[no-any-return]
+
+
+def _held(key: str, claim: str) -> tuple[Any, ...]:
+    """The record of ``key`` while ``claim`` holds it in flight."""
+    return _i.c.key == key, _i.c.claim == claim, _i.c.state == "in_flight"

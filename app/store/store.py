@@ -21,7 +21,9 @@ from typing import Any, Callable, Iterator, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError
-from tenacity import Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_random, wait_random_exponential
+from tenacity import (
+    Retrying, retry_if_exception, stop_after_attempt, stop_after_delay, wait_random, wait_random_exponential,
+)
 
 from app.core import metrics
 from app.core.breaker import Breaker, BreakerOpen
