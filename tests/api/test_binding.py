@@ -77,3 +77,13 @@ def test_a_handlers_response_passes_through_and_anything_else_goes_to_connexion(
         assert TkaFlaskApi.get_response(response) is response
         built = TkaFlaskApi.get_response(({"a": 1}, 201))
         assert built.status_code == 201 and json.loads(built.get_data()) == {"a": 1}
+
+
+def test_a_request_does_not_build_its_url_unless_something_logs_it(client, monkeypatch):
+    """The gain measured above: Connexion's request handling reads the URL for debug lines only."""
+    built: list[str] = []
+    monkeypatch.setattr(flask.Request, "url", property(lambda request: built.append(request.path) or "u"))
+    assert client.post("/api/sequences", json={"name": "Quiet"}).status_code == 201
+    assert client.get("/api/sequences?page_size=5").status_code == 200
+    assert client.post("/api/sequences", json={"name": 5}).status_code == 400
+    assert built == []

@@ -85,34 +85,28 @@ class History(RuleBasedStateMachine):
 
     @rule(which=st.integers(0, SEQUENCES - 1), scoped=st.booleans())
     def undo(self, which: int, scoped: bool) -> None:
-        scope = self.ids[which] if scoped else None
-        candidates = [d for d in self.done if scope in (None, d.sequence_id)]
-        if not candidates:
-            with pytest.raises(Conflict) as err:
-                self.service.undo(scope)
-            assert err.value.code == "nothing_to_undo"
-            return
-        entry = candidates[-1]
-        out = self.service.undo(scope)
-        self.done.remove(entry)
-        self.undone.append(entry)
-        assert shape(out.sequence) == shape(entry.before)
-        self.state[entry.sequence_id] = out.sequence
+        self._revert(self.service.undo, self.done, self.undone, "nothing_to_undo", which, scoped)
 
     @rule(which=st.integers(0, SEQUENCES - 1), scoped=st.booleans())
     def redo(self, which: int, scoped: bool) -> None:
+        self._revert(self.service.redo, self.undone, self.done, "nothing_to_redo", which, scoped)
+
+    def _revert(self, call: Callable[[str | None], CommandOutcome], source: list[Done], target: list[Done],
+                nothing: str, which: int, scoped: bool) -> None:
+        """Undo (or redo): the newest entry of ``source`` in scope moves to ``target``, and its
+        sequence is as before (after) it."""
         scope = self.ids[which] if scoped else None
-        candidates = [u for u in self.undone if scope in (None, u.sequence_id)]
+        candidates = [d for d in source if scope in (None, d.sequence_id)]
         if not candidates:
             with pytest.raises(Conflict) as err:
-                self.service.redo(scope)
-            assert err.value.code == "nothing_to_redo"
+                call(scope)
+            assert err.value.code == nothing
             return
         entry = candidates[-1]
-        out = self.service.redo(scope)
-        self.undone.remove(entry)
-        self.done.append(entry)
-        assert shape(out.sequence) == shape(entry.after)
+        out = call(scope)
+        source.remove(entry)
+        target.append(entry)
+        assert shape(out.sequence) == shape(entry.before if source is self.done else entry.after)
         self.state[entry.sequence_id] = out.sequence
 
     @invariant()
