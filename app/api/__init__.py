@@ -9,6 +9,7 @@ from pathlib import Path
 import connexion
 import flask
 import werkzeug.exceptions
+from connexion.apps.flask_app import IntegerConverter
 from connexion.exceptions import ProblemException
 from connexion.resolver import Resolver
 from swagger_ui_bundle import swagger_ui_path
@@ -23,6 +24,13 @@ from app.settings import Settings
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
 STATIC = Path(__file__).resolve().parent / "static"
+
+
+class BoundedInteger(IntegerConverter):
+    """An integer path segment of at most 19 digits (a longer one matches no route: 404): Python
+    refuses to convert a string of more than 4300 digits, which would be a 500."""
+
+    regex = r"[+-]?[0-9]{1,19}"
 
 
 class SnakeCaseResolver(Resolver):
@@ -47,6 +55,7 @@ def create_app(container: Container) -> flask.Flask:
     cx = connexion.FlaskApp(__name__, specification_dir=str(SPEC.parent), options={
         "swagger_ui": False, "serve_spec": True, "openapi_spec_path": "/api/openapi.json"})
     cx.api_cls = TkaFlaskApi  # app/api/binding.py: measured, guarded by a test
+    cx.app.url_map.converters["int"] = BoundedInteger  # before add_api makes the routes
     # Response validation checks every answer against the spec: for tests (TKA_VALIDATE_RESPONSES).
     cx.add_api(SPEC.name, strict_validation=True, validate_responses=settings.validate_responses,
                validator_map=VALIDATOR_MAP, resolver=SnakeCaseResolver(), pythonic_params=False)

@@ -3,7 +3,8 @@
 Kept, measured, guarded (issue 13): Connexion 2's ``FlaskApi.get_request`` and ``get_response``
 build every request's absolute URL (werkzeug quotes it and turns it into an IRI) for two debug log
 lines and a field only those lines and a response-validation message read; they also parse every
-body as a form and read the cookies. tka's operations take JSON bodies, path and query parameters
+body as a form and read the cookies (and its JSON reader is Python's lenient one: the strict one,
+``json_body``, reads it here instead). tka's operations take JSON bodies, path and query parameters
 and headers only. Here a request is built through ``ConnexionRequest``'s own constructor, with a
 URL that is made only when something renders it (Connexion's validators pass it to debug log
 lines), a body parsed as a form only when it is one (werkzeug parses nothing else as a form, so
@@ -28,6 +29,9 @@ from connexion.apis.flask_api import FlaskApi
 from connexion.http_facts import FORM_CONTENT_TYPES  # the two types werkzeug parses as forms
 from connexion.lifecycle import ConnexionRequest
 from werkzeug.datastructures import ImmutableMultiDict
+
+from app.api.validation import bad_request
+from app.core import jsontext
 
 MEASURED_ON = "2.15.1"  # the connexion version these figures and the test hold for
 _NO_FORM: ImmutableMultiDict[str, Any] = ImmutableMultiDict()
@@ -56,6 +60,21 @@ class _Url:
         return hash(str(self))
 
 
+def json_body(request: flask.Request) -> Any:
+    """The request's JSON body, read strictly (app/core/jsontext.py): None when it is not JSON, as
+    Connexion's own binding answers; a 400 naming the rule for one the strict reader refuses, and
+    for ``null``, which no operation takes."""
+    if not request.is_json or not (data := request.get_data()):
+        return None
+    try:
+        value = jsontext.loads(data)
+    except jsontext.JSONRefused as exc:
+        raise bad_request([{"field": "body", "message": exc.message, "rule": exc.rule}]) from None
+    if value is None:
+        raise bad_request([{"field": "body", "message": "the body is JSON null; send a JSON object", "rule": "type"}])
+    return value
+
+
 class TkaFlaskApi(FlaskApi):
     @classmethod
     def get_request(cls, *args: Any, **params: Any) -> ConnexionRequest:
@@ -66,8 +85,7 @@ class TkaFlaskApi(FlaskApi):
         connexion_request = ConnexionRequest(
             _Url(request), request.method, headers=request.headers, query=request.args,
             form=request.form if form_body else _NO_FORM, files=request.files if form_body else _NO_FORM,
-            body=request.get_data(), json_getter=lambda: request.get_json(silent=True), path_params=params,
-            context=context)
+            body=request.get_data(), json_getter=lambda: json_body(request), path_params=params, context=context)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("Getting data and status code", extra={"data": connexion_request.body, "url": request.url})
         return connexion_request

@@ -47,8 +47,8 @@ def call() -> Call:
         return Call(request_id=flask.g.get("request_id"))
     body = request.get_data() or b""
     try:
-        canonical = json.dumps(json.loads(body), sort_keys=True).encode() if body.strip() else b""
-    except ValueError:
+        canonical = json.dumps(jsontext.loads(body), sort_keys=True).encode() if body.strip() else b""
+    except jsontext.JSONRefused:
         canonical = body
     fingerprint = hashlib.sha256(canonical).hexdigest()
     return Call(request_id=flask.g.get("request_id"),

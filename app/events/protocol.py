@@ -6,7 +6,6 @@ without a server. Client messages may carry an ``id`` (number or string); the re
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from app.core.events import Event, matches, utc_now
 
 PROTOCOL_VERSION = 1
 MAX_FILTERS = 100
+MAX_EVENT_ID = 2**53 - 1  # the largest ``since`` a client may send (exact in every JSON reader)
 _PATTERN = re.compile(r"^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*(\.\*)?)$")
 _SEQUENCE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 CLIENT_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
@@ -89,9 +89,9 @@ def parse(raw: str | bytes) -> ClientMessage:
     if isinstance(raw, (bytes, bytearray)):
         raise ProtocolError("unsupported_data", "binary frames are not supported; send JSON text")
     try:
-        body = json.loads(raw)
-    except ValueError:
-        raise ProtocolError("invalid_json", "the message is not valid JSON") from None
+        body = jsontext.loads(raw)
+    except jsontext.JSONRefused as exc:
+        raise ProtocolError("invalid_json", exc.message) from None
     if not isinstance(body, dict):
         raise ProtocolError("invalid_message", "a message is a JSON object with a 'type'")
     msg_id = body.get("id")
@@ -110,8 +110,9 @@ def parse(raw: str | bytes) -> ClientMessage:
             _strings(body, "sequence_ids", _SEQUENCE_ID, "a sequence id", msg_id)))
     if kind == "resume":
         since = body.get("since")
-        if isinstance(since, bool) or not isinstance(since, int) or since < 0:
-            raise ProtocolError("invalid_message", "since must be an integer event_id of 0 or more", msg_id)
+        if isinstance(since, bool) or not isinstance(since, int) or not 0 <= since <= MAX_EVENT_ID:
+            raise ProtocolError("invalid_message", f"since must be an integer event_id from 0 to {MAX_EVENT_ID}",
+                                msg_id)
         return Resume(kind, msg_id, since)
     if kind == "auth":
         token = body.get("token")
@@ -136,11 +137,11 @@ def _strings(body: Mapping[str, Any], name: str, pattern: re.Pattern[str], what:
 
 
 def parse_since(raw: str | None) -> int | None:
-    """``?since=N`` -> N; ValueError for anything but a non-negative integer."""
+    """``?since=N`` -> N; ValueError for anything but an integer from 0 to MAX_EVENT_ID."""
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 18:
-        raise ValueError("since must be a non-negative integer event_id")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 16 or int(raw) > MAX_EVENT_ID:
+        raise ValueError(f"since must be an integer event_id from 0 to {MAX_EVENT_ID}")
     return int(raw)
 
 

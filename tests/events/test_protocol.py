@@ -36,7 +36,12 @@ def test_client_messages_of_the_brief_parse_with_their_id():
     ('{"type": "resume", "since": "12"}', "invalid_message"),
     ('{"type": "resume", "since": -1}', "invalid_message"),
     ('{"type": "resume", "since": true}', "invalid_message"),
+    ('{"type": "resume", "since": 9007199254740992}', "invalid_message"),  # beyond MAX_EVENT_ID
+    ('{"type": "resume", "since": 9223372036854775808}', "invalid_json"),  # beyond 64 bits: the reader refuses
     ('{"type": "auth", "token": 5}', "invalid_message"),
+    ('{"type": "ping", "id": NaN}', "invalid_json"),
+    ('{"type": "ping", "id": "\\ud800"}', "invalid_json"),
+    ("[" * 5000 + "]" * 5000, "invalid_json"),
 ])
 def test_malformed_messages_are_named_errors(raw, code):
     with pytest.raises(p.ProtocolError) as info:
@@ -73,7 +78,8 @@ def test_event_message_has_the_documented_fields_and_an_integer_id():
 def test_since_parameter():
     assert p.parse_since(None) is None
     assert p.parse_since("0") == 0 and p.parse_since("42") == 42
-    for bad in ("-1", "x", "1.5", "9" * 19):
+    assert p.parse_since(str(p.MAX_EVENT_ID)) == p.MAX_EVENT_ID
+    for bad in ("-1", "x", "1.5", "9" * 19, str(p.MAX_EVENT_ID + 1), "\u00b2", "\u0661"):
         with pytest.raises(ValueError):
             p.parse_since(bad)
 
