@@ -19,6 +19,7 @@ from app.core.greenlets import worker_class as configured_worker_class
 from app.events.config import StreamConfig
 
 LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+MIN_TOKEN_LENGTH = 16
 RUN_DIR_ENV = "TKA_EVENTS_RUN_DIR"  # set by the gunicorn master for its workers (app/serving.py)
 
 
@@ -85,6 +86,10 @@ class Settings:
     def check(self) -> None:
         if self.worker_class not in WORKER_CLASSES:
             raise SystemExit(f"unknown worker class {self.worker_class!r}: choose one of {', '.join(WORKER_CLASSES)}")
+        if self.token is not None and (len(self.token) < MIN_TOKEN_LENGTH or not self.token.strip()):
+            raise SystemExit(f"refusing a token of {len(self.token)} characters: a token is at least "
+                             f"{MIN_TOKEN_LENGTH} characters and not blank (e.g. python -c 'import secrets; "
+                             "print(secrets.token_urlsafe(32))')")
         if not self.is_loopback and not self.token:
             raise SystemExit(f"refusing to bind {self.host}: binding beyond loopback needs a token "
                              "(--token or TKA_API_TOKEN); every /api request must then carry it")

@@ -8,6 +8,10 @@ import flask
 
 from app.core import metrics
 
+# Label values come from bounded sets only, so no client can make up new series: a method
+# outside these is "other", a path no route matches is "unmatched".
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
 
 def install(app: flask.Flask) -> None:
     @app.after_request
@@ -15,7 +19,8 @@ def install(app: flask.Flask) -> None:
         request = flask.request._get_current_object()  # type: ignore[attr-defined]
         rule = request.url_rule
         route = rule.rule if rule is not None else "unmatched"
-        metrics.child(metrics.HTTP_REQUESTS, request.method, route, str(response.status_code)).inc()
+        method = request.method if request.method in METHODS else "other"
+        metrics.child(metrics.HTTP_REQUESTS, method, route, str(response.status_code)).inc()
         started = flask.g.get("started")
         if started is not None:
             metrics.child(metrics.HTTP_DURATION, route).observe(time.perf_counter() - started)

@@ -1,8 +1,11 @@
-"""The HTTP edge's guards: request ids, timing, auth, Host/Origin checks, CORS, body size.
+"""The HTTP edge's guards: request ids, timing, auth, Host/Origin checks, CORS, body size, headers.
 
 A desktop API on localhost is reachable from any web page the user opens, so: the Host header
 must name this machine (DNS-rebinding defence), a browser Origin must be the server's own or on
-the allowlist, CORS answers only allowlisted origins (never ``*``), and bodies are capped.
+the allowlist, CORS answers only allowlisted origins (never ``*``), and bodies are capped. A
+server with a token asks for it on every ``/api`` request but the documentation's pages and files
+(public, like the spec they show), and on ``/metrics`` too when it is bound beyond loopback.
+Every answer says ``nosniff``; HTML pages refuse to be framed.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 EXPOSED = "ETag, Location, X-Request-ID, X-Process-Time, Idempotent-Replayed, Retry-After"
 ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-ID"
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
+PUBLIC = ("/api/docs", "/api/redoc", "/api/openapi.json", "/api/static/")  # the documentation, token or not
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class EdgeConfig:
     cors_origins: tuple[str, ...] = ()
     allowed_hosts: frozenset[str] = LOOPBACK_HOSTS
     max_body_bytes: int = 1 << 20
+    metrics_need_token: bool = False
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "EdgeConfig":
@@ -37,7 +42,7 @@ class EdgeConfig:
         # loopback is reached by names we cannot know, and its token is the defence there.
         return cls(token=settings.token, cors_origins=settings.cors_origins,
                    allowed_hosts=LOOPBACK_HOSTS if settings.is_loopback else frozenset({"*"}),
-                   max_body_bytes=settings.max_body_bytes)
+                   max_body_bytes=settings.max_body_bytes, metrics_need_token=not settings.is_loopback)
 
 
 def _host_name(host_header: str) -> str:
@@ -48,8 +53,8 @@ def _host_name(host_header: str) -> str:
 
 
 def token_matches(presented: str, token: str) -> bool:
-    """``presented`` is ``token`` (compared in constant time)."""
-    return hmac.compare_digest(presented.strip().encode(), token.encode())
+    """``presented`` is exactly ``token`` (compared in constant time)."""
+    return hmac.compare_digest(presented.encode(), token.encode())
 
 
 def require_bearer(header: str | None, token: str) -> None:
@@ -84,8 +89,8 @@ def install(app: flask.Flask, config: EdgeConfig) -> None:
         if length is not None and length > config.max_body_bytes:
             raise ApiProblem(413, "payload_too_large", f"request bodies are limited to {config.max_body_bytes} bytes")
         path = request.path
-        if config.token and path.startswith("/api") and not path.startswith(("/api/docs", "/api/redoc",
-                                                                             "/api/openapi.json")):
+        if config.token and ((path.startswith("/api") and not path.startswith(PUBLIC))
+                             or (config.metrics_need_token and path == "/metrics")):
             require_bearer(headers.get("Authorization"), config.token)
         return None
 
@@ -94,6 +99,10 @@ def install(app: flask.Flask, config: EdgeConfig) -> None:
         g, request = flask.g._get_current_object(), flask.request._get_current_object()  # type: ignore[attr-defined]
         headers = response.headers
         headers["X-Request-ID"] = g.get("request_id", "")
+        headers["X-Content-Type-Options"] = "nosniff"
+        if response.mimetype == "text/html":
+            headers["Content-Security-Policy"] = "frame-ancestors 'none'"
+            headers["X-Frame-Options"] = "DENY"  # for browsers without frame-ancestors
         started = g.get("started")
         if started is not None:
             headers["X-Process-Time"] = f"{time.perf_counter() - started:.6f}"

@@ -15,6 +15,8 @@ from tests.waiting import wait_until
 
 pytestmark = pytest.mark.e2e
 
+TOKEN = "s3cret-token-for-tests"  # at least 16 characters, as tka serve asks
+
 
 def test_hello_then_every_event_with_the_request_that_caused_it(server):
     client = Client(server, "/ws/brief-client")
@@ -224,14 +226,14 @@ def test_origin_rules(server):
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory):
     s = start(tmp_path_factory, "guarded", workers=1,
-              extra_args=["--token", "s3cret", "--cors-origin", "https://app.example"],
+              extra_args=["--token", TOKEN, "--cors-origin", "https://app.example"],
               env={"TKA_WS_AUTH_TIMEOUT": "1"})
     yield s
     s.stop()
 
 
 def test_token_in_the_header(guarded):
-    client = Client(guarded, header=["Authorization: Bearer s3cret"])
+    client = Client(guarded, header=[f"Authorization: Bearer {TOKEN}"])
     assert client.hello["type"] == "connection_established"
     client.close()
     with pytest.raises(websocket.WebSocketBadStatusException) as info:
@@ -241,10 +243,10 @@ def test_token_in_the_header(guarded):
 
 def test_token_in_the_first_message_for_browsers(guarded):
     client = Client(guarded, hello=False, origin="https://app.example")
-    client.send({"type": "auth", "token": "s3cret"})
+    client.send({"type": "auth", "token": TOKEN})
     assert client.recv()["type"] == "connection_established"
     r = requests.post(f"{guarded.url}/api/sequences", json={"name": "Authed", "start_position": "alpha1"},
-                      headers={"Authorization": "Bearer s3cret"}, timeout=5)
+                      headers={"Authorization": f"Bearer {TOKEN}"}, timeout=5)
     assert r.status_code == 201
     assert client.events(2)[0]["event_type"] == "sequence.created"
     client.close()

@@ -14,6 +14,8 @@ from tests.servers import ROOT, LiveServer, free_port
 
 pytestmark = pytest.mark.e2e
 
+TOKEN = "s3cret-token-for-tests"  # at least 16 characters, as tka serve asks
+
 
 def test_the_briefs_scenario_with_beats_undo_and_redo(live_server):
     base = live_server.url
@@ -98,14 +100,14 @@ def test_host_header_and_origin_checks(live_server):
 
 def test_token_cors_and_clean_sigterm(tmp_path):
     server = LiveServer(f"sqlite:///{tmp_path / 'tok.db'}", workers=1,
-                        extra_args=["--token", "s3cret", "--cors-origin", "http://app.example"])
+                        extra_args=["--token", TOKEN, "--cors-origin", "http://app.example"])
     try:
         base = server.url
         assert requests.get(f"{base}/health/live").status_code == 200
         denied = requests.get(f"{base}/api/status")
         assert denied.status_code == 401 and denied.headers["WWW-Authenticate"].startswith("Bearer")
         assert requests.get(f"{base}/api/status", headers={"Authorization": "Bearer wrong"}).status_code == 401
-        ok = requests.get(f"{base}/api/status", headers={"Authorization": "Bearer s3cret", "Origin": "http://app.example"})
+        ok = requests.get(f"{base}/api/status", headers={"Authorization": f"Bearer {TOKEN}", "Origin": "http://app.example"})
         assert ok.status_code == 200
         assert ok.headers["Access-Control-Allow-Origin"] == "http://app.example"
         assert "ETag" in ok.headers["Access-Control-Expose-Headers"]
