@@ -29,6 +29,7 @@ from connexion.apis.flask_api import FlaskApi
 from connexion.http_facts import FORM_CONTENT_TYPES  # the two types werkzeug parses as forms
 from connexion.lifecycle import ConnexionRequest
 from werkzeug.datastructures import ImmutableMultiDict
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from app.api.validation import bad_request
 from app.core import jsontext
@@ -60,11 +61,21 @@ class _Url:
         return hash(str(self))
 
 
+def body_of(request: flask.Request) -> bytes:
+    """The request's body. A body sent in chunks (no Content-Length) is cut by werkzeug at the
+    size limit: one that reaches it is refused (413), not read as a truncated document."""
+    data = request.get_data()
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        raise RequestEntityTooLarge(f"request bodies are limited to {limit} bytes")
+    return data
+
+
 def json_body(request: flask.Request) -> Any:
     """The request's JSON body, read strictly (app/core/jsontext.py): None when it is not JSON, as
     Connexion's own binding answers; a 400 naming the rule for one the strict reader refuses, and
     for ``null``, which no operation takes."""
-    if not request.is_json or not (data := request.get_data()):
+    if not request.is_json or not (data := body_of(request)):
         return None
     try:
         value = jsontext.loads(data)
@@ -85,7 +96,7 @@ class TkaFlaskApi(FlaskApi):
         connexion_request = ConnexionRequest(
             _Url(request), request.method, headers=request.headers, query=request.args,
             form=request.form if form_body else _NO_FORM, files=request.files if form_body else _NO_FORM,
-            body=request.get_data(), json_getter=lambda: json_body(request), path_params=params, context=context)
+            body=body_of(request), json_getter=lambda: json_body(request), path_params=params, context=context)
         if log.isEnabledFor(logging.DEBUG):
             log.debug("Getting data and status code", extra={"data": connexion_request.body, "url": request.url})
         return connexion_request

@@ -22,7 +22,8 @@ from app.services.views import SequenceViews
 
 T = TypeVar("T")
 
-_ETAG = re.compile(r'^\s*(?:W/)?"?(\d{1,18})"?\s*$')
+_ENTITY_TAG = re.compile(r'(W/)?"([\x21\x23-\x7e\x80-\xff]*)"')  # RFC 9110 8.8.3
+_ENTITY_TAGS = re.compile(rf"[ \t]*{_ENTITY_TAG.pattern}[ \t]*(?:,[ \t]*{_ENTITY_TAG.pattern}[ \t]*)*")
 
 
 def runtime(kind: type[T]) -> T:
@@ -39,20 +40,24 @@ def views() -> SequenceViews:
 
 
 def call() -> Call:
-    """This request as a command sees it: its request id, and its Idempotency-Key (scoped to the
-    operation: method and path) with a fingerprint of its body."""
+    """This request as a command sees it: its request id, and its Idempotency-Key with a
+    fingerprint of the request (method, path and body): the key names this one request, so sent
+    again with another body or to another operation it is refused, never run again."""
     request = flask.request
     key = request.headers.get("Idempotency-Key")
     if key is None:
         return Call(request_id=flask.g.get("request_id"))
-    body = request.get_data() or b""
+    return Call(request_id=flask.g.get("request_id"),
+                idempotency=IdempotencyKey(key, fingerprint(request.method, request.path, request.get_data())))
+
+
+def fingerprint(method: str, path: str, body: bytes) -> str:
+    """What tells one request from another: its method, path and body (JSON compared as data)."""
     try:
         canonical = json.dumps(jsontext.loads(body), sort_keys=True).encode() if body.strip() else b""
     except jsontext.JSONRefused:
         canonical = body
-    fingerprint = hashlib.sha256(canonical).hexdigest()
-    return Call(request_id=flask.g.get("request_id"),
-                idempotency=IdempotencyKey(f"{request.method} {request.path} {key}", fingerprint))
+    return hashlib.sha256(f"{method} {path}\n".encode() + canonical).hexdigest()
 
 
 def envelope(data: Any, message: str = "", **extra: Any) -> dict[str, Any]:
@@ -67,16 +72,19 @@ def etag(seq: SequenceData) -> str:
     return f'"{seq.version}"'
 
 
-def expected_version() -> int | None:
-    """The version an ``If-Match`` header asks for; None when absent or ``*``."""
+def expected_versions() -> frozenset[int] | None:
+    """The versions an ``If-Match`` header names, compared as RFC 9110 says (strongly): None when
+    it is absent or ``*``; a weak tag (``W/"3"``) or a tag that is none of ours names none.
+    400 for a value that is not a list of entity tags."""
     raw = flask.request.headers.get("If-Match")
     if raw is None or raw.strip() == "*":
         return None
-    match = _ETAG.match(raw)
-    if not match:
-        # An entity tag that cannot be one of ours can never match: RFC 9110 says 412.
-        raise ApiProblem(412, "precondition_failed", f"If-Match {raw!r} matches no version of this sequence")
-    return int(match.group(1))
+    if not _ENTITY_TAGS.fullmatch(raw):
+        message = 'not a list of entity tags such as "3" (quoted)'
+        raise ApiProblem(400, "validation_error", f"If-Match {raw[:80]!r}: {message}",
+                         errors=[{"field": "If-Match", "message": message, "rule": "format"}])
+    return frozenset(int(text) for weak, text in _ENTITY_TAG.findall(raw)
+                     if not weak and text.isascii() and text.isdigit() and len(text) <= 18)
 
 
 _SERIALIZED: dict[tuple[str, int], str] = {}  # (id, version) -> the sequence's JSON; versions never change

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -22,6 +23,11 @@ from app.services.errors import Conflict, NotFound, PreconditionFailed, ServiceE
 from app.store import StoreUnavailable
 
 log = logging.getLogger(__name__)
+
+QUOTED_CHARS = 64  # of a value a message quotes
+FIELD_CHARS = 64  # of a field path (it may hold a client's made-up key)
+MESSAGE_CHARS = 300  # of a message, at most
+_LONG_QUOTE = re.compile(r"""(['"])((?:(?!\1).){%d})(?:(?!\1).)+\1""" % QUOTED_CHARS, re.DOTALL)
 
 PROBLEM_JSON = "application/problem+json"
 STORE_RETRY_AFTER = "2"
@@ -37,19 +43,26 @@ class ApiProblem(Exception):
         self.errors, self.headers = errors, headers or {}
 
 
+def bounded(text: str, limit: int = MESSAGE_CHARS) -> str:
+    """``text`` quoting at most QUOTED_CHARS of any value, and at most ``limit`` long: an answer
+    never echoes a client's megabyte back."""
+    text = _LONG_QUOTE.sub(lambda m: f"{m.group(1)}{m.group(2)}…{m.group(1)}", text)
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 def problem_response(status: int, error_code: str, detail: str, *, errors: list[dict[str, str]] | None = None,
                      headers: dict[str, str] | None = None, title: str | None = None) -> flask.Response:
     body: dict[str, Any] = {
         "type": f"urn:tka:problem:{error_code}",
         "title": title or HTTPStatus(status).phrase,
         "status": status,
-        "detail": detail,
+        "detail": bounded(detail),
         "instance": flask.request.path if flask.has_request_context() else None,
         "error_code": error_code,
         "request_id": flask.g.get("request_id") if flask.has_request_context() else None,
     }
     if errors is not None:
-        body["errors"] = errors
+        body["errors"] = [{**e, "field": bounded(e["field"], FIELD_CHARS), "message": bounded(e["message"])} for e in errors]
     response = flask.Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_JSON)
     for name, value in (headers or {}).items():
         response.headers[name] = value

@@ -17,6 +17,8 @@ from connexion.utils import is_null, is_nullable
 from jsonschema import Draft4Validator, ValidationError, draft4_format_checker
 from jsonschema.validators import extend
 
+from app.api.problems import FIELD_CHARS, bounded
+
 # OpenAPI 3.0 spells a nullable reference ``{allOf: [{$ref}], nullable: true}``; Connexion honours
 # ``nullable`` only beside ``type``/``enum``, so let it short-circuit ``allOf`` too.
 _NULLABLE_ALL_OF = {"allOf": allow_nullable(Draft4Validator.VALIDATORS["allOf"])}
@@ -38,7 +40,7 @@ def _field(error: ValidationError) -> str:
 
 
 def bad_request(errors: list[dict[str, str]]) -> ProblemException:
-    detail = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+    detail = "; ".join(f"{bounded(e['field'], FIELD_CHARS)}: {e['message']}" for e in errors)
     return ProblemException(status=400, title="Bad Request", detail=detail,
                             ext={"error_code": "validation_error", "errors": errors})
 

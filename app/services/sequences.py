@@ -83,7 +83,7 @@ class SequenceManagementService:
         return self._create(seq, "generate_sequence", f"Generate sequence '{name}' ({length} beats)", extra, call)
 
     def update_sequence(self, sequence_id: str, *, name: Any = _UNSET, metadata: Any = _UNSET, beats: Any = _UNSET,
-                        start_position: Any = _UNSET, expected_version: int | None = None,
+                        start_position: Any = _UNSET, expected_versions: frozenset[int] | None = None,
                         call: Call = NO_CALL) -> CommandOutcome:
         def change(seq: SequenceData) -> _Change:
             new, changed = seq, []
@@ -102,26 +102,26 @@ class SequenceManagementService:
             what = ", ".join(changed) or "nothing"
             return _Change("update_sequence", f"Update {what} of '{new.name}'", new,
                            [("sequence.updated", {"change_type": "update", "fields": changed})])
-        return self._command(sequence_id, expected_version, change, call)
+        return self._command(sequence_id, expected_versions, change, call)
 
-    def delete_sequence(self, sequence_id: str, *, expected_version: int | None = None,
+    def delete_sequence(self, sequence_id: str, *, expected_versions: frozenset[int] | None = None,
                         call: Call = NO_CALL) -> CommandOutcome:
         def change(seq: SequenceData) -> _Change:
             return _Change("delete_sequence", f"Delete sequence '{seq.name}'", None,
                            [("sequence.deleted", {"sequence_name": seq.name})])
-        return self._command(sequence_id, expected_version, change, call)
+        return self._command(sequence_id, expected_versions, change, call)
 
     def set_start_position(self, sequence_id: str, position: str, *, blue_ori: str = "in", red_ori: str = "in",
-                           expected_version: int | None = None, call: Call = NO_CALL) -> CommandOutcome:
+                           expected_versions: frozenset[int] | None = None, call: Call = NO_CALL) -> CommandOutcome:
         def change(seq: SequenceData) -> _Change:
             start = start_position_beat(position, blue_ori, red_ori)  # type: ignore[arg-type]
             new = replace(seq, start_position=start, beats=normalize_beats(start, seq.beats))
             return _Change("set_start_position", f"Set start position {position}", new,
                            [("sequence.start_position_set", {"position": position})])
-        return self._command(sequence_id, expected_version, change, call)
+        return self._command(sequence_id, expected_versions, change, call)
 
     def add_beat(self, sequence_id: str, spec: BeatSpec, *, position: int | None = None,
-                 expected_version: int | None = None, call: Call = NO_CALL) -> CommandOutcome:
+                 expected_versions: frozenset[int] | None = None, call: Call = NO_CALL) -> CommandOutcome:
         def change(seq: SequenceData) -> _Change:
             new = with_beat_added(seq, spec, position, "beat")
             index = (position or len(seq.beats) + 1) - 1
@@ -129,9 +129,9 @@ class SequenceManagementService:
             return _Change("add_beat", f"Add beat '{beat.letter or 'blank'}' at position {index + 1}", new,
                            [("sequence.beat_added", {"beat": beat.to_dict(), "beat_position": index + 1,
                                                      "total_beats": len(new.beats)})], created=True)
-        return self._command(sequence_id, expected_version, change, call)
+        return self._command(sequence_id, expected_versions, change, call)
 
-    def remove_beat(self, sequence_id: str, beat_number: int, *, expected_version: int | None = None,
+    def remove_beat(self, sequence_id: str, beat_number: int, *, expected_versions: frozenset[int] | None = None,
                     call: Call = NO_CALL) -> CommandOutcome:
         def change(seq: SequenceData) -> _Change:
             index = beat_index(seq, beat_number)
@@ -141,16 +141,16 @@ class SequenceManagementService:
                            new, [("sequence.beat_removed", {"removed_beat": removed.to_dict(),
                                                             "old_position": beat_number,
                                                             "remaining_beats": len(new.beats)})])
-        return self._command(sequence_id, expected_version, change, call)
+        return self._command(sequence_id, expected_versions, change, call)
 
     def update_beat(self, sequence_id: str, beat_number: int, changes: Mapping[str, Any], *,
-                    expected_version: int | None = None, call: Call = NO_CALL) -> CommandOutcome:
+                    expected_versions: frozenset[int] | None = None, call: Call = NO_CALL) -> CommandOutcome:
         """Change a beat's turns, rotation direction, duration or metadata (app.domain.input)."""
         def change(seq: SequenceData) -> _Change:
             new, diff = with_beat_changed(seq, beat_number, changes)
             return _Change("update_beat", f"Update {', '.join(sorted(changes))} of beat {beat_number}", new,
                            [("sequence.beat_updated", {"beat_number": beat_number, "changes": diff})])
-        return self._command(sequence_id, expected_version, change, call)
+        return self._command(sequence_id, expected_versions, change, call)
 
     def set_current_sequence(self, sequence_id: str, *, call: Call = NO_CALL) -> SequenceData:
         """Not a command (nothing to undo): every client's current sequence is now this one."""
@@ -194,15 +194,15 @@ class SequenceManagementService:
 
         return self._run(work, call)
 
-    def _command(self, sequence_id: str, expected_version: int | None,
+    def _command(self, sequence_id: str, expected_versions: frozenset[int] | None,
                  change: Callable[[SequenceData], _Change], call: Call) -> CommandOutcome:
         command_id = new_id()
 
         def work(uow: UnitOfWork, claim: Claim | None) -> CommandOutcome:
             seq = _load(uow, sequence_id)
-            if expected_version is not None and expected_version != seq.version:
-                raise PreconditionFailed(f"sequence {sequence_id} is at version {seq.version}, not {expected_version}",
-                                         seq.version)
+            if expected_versions is not None and seq.version not in expected_versions:
+                raise PreconditionFailed(f"sequence {sequence_id} is at version {seq.version}, which the If-Match "
+                                         "does not name", seq.version)
             result = change(seq)
             now = utc_now()
             # A deleted sequence keeps its last state, at the new version, as a tombstone.

@@ -247,15 +247,14 @@ def test_health(client):
 
 
 def test_an_orphaned_idempotency_claim_is_taken_over_once_and_only_once(client, store):
-    import hashlib
     import time as _time
 
     import app.store.schema as schema
+    from app.api.http import fingerprint
 
-    scope = "POST /api/sequences orphan-1"
-    fingerprint = hashlib.sha256(json.dumps({"name": "Orphan"}, sort_keys=True).encode()).hexdigest()
+    scope = "orphan-1"
     with store.write() as uow:  # a request that died with its worker left this claim
-        uow.idempotency.claim(scope, fingerprint, 3600, "dead-claim")
+        uow.idempotency.claim(scope, fingerprint("POST", "/api/sequences", b'{"name": "Orphan"}'), 3600, "dead-claim")
     busy = client.post("/api/sequences", json={"name": "Orphan"}, headers={"Idempotency-Key": "orphan-1"})
     assert busy.status_code == 409 and busy.headers["Retry-After"] == "1"  # within its lease
     with store.write() as uow:
@@ -332,3 +331,34 @@ def test_one_bad_value_breaks_one_rule_whichever_endpoint_it_came_through(client
         assert (r.json["error_code"], error["rule"], error["field"]) == \
             ("invalid_motion", "prop_rot_dir.required", f"{prefix.strip()}.prop_rot_dir"), r.json
     assert store_state(store) == before
+
+
+def test_if_match_is_compared_strongly_as_rfc_9110_says(client, store, make_sequence):
+    url = f"/api/sequences/{make_sequence('Tags')['id']}"
+    assert client.put(url, json={"name": "a"}, headers={"If-Match": 'W/"1"'}).status_code == 412  # weak: never
+    assert client.put(url, json={"name": "a"}, headers={"If-Match": '"abc"'}).status_code == 412  # none of ours
+    assert client.put(url, json={"name": "a"}, headers={"If-Match": '"7", W/"1", "1"'}).status_code == 200  # any
+    before = store_state(store)
+    for bad in ("2", '"2",', "W/2", '"2" "3"', '"2', "\"2\"\x00"):
+        refused = client.put(url, json={"name": "b"}, headers={"If-Match": bad})
+        assert refused.status_code == 400, bad
+        assert [(e["field"], e["rule"]) for e in refused.json["errors"]] == [("If-Match", "format")]
+    assert store_state(store) == before
+    assert client.put(url, json={"name": "c"}, headers={"If-Match": "*"}).status_code == 200
+
+
+def test_an_idempotency_key_names_one_request_wherever_it_is_sent(client):
+    first = client.post("/api/sequences", json={"name": "Once"}, headers={"Idempotency-Key": "k-op"})
+    assert first.status_code == 201
+    for path, body in (("/api/sequences/generate", {"length": 2}), ("/api/undo", {})):
+        elsewhere = client.post(path, json=body, headers={"Idempotency-Key": "k-op"})
+        assert elsewhere.status_code == 422 and elsewhere.json["error_code"] == "idempotency_key_reused", path
+    assert client.get("/api/sequences").json["total_items"] == 1  # neither ran
+
+
+def test_an_answer_quotes_a_little_of_a_long_value_never_all_of_it(client):
+    long = "z" * 5000
+    for body in ({"name": long}, {"name": "ok", long: 1}, {"name": "ok", "start_position": long}):
+        refused = client.post("/api/sequences", json=body)
+        assert refused.status_code == 400
+        assert len(refused.get_data()) < 2000 and "z" * 65 not in refused.get_data(as_text=True), refused.json

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -146,3 +147,19 @@ def test_in_process_integration_starts_and_stops(tmp_path):
     assert not api.is_running
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{url}/api/status", timeout=2)
+
+
+def test_a_chunked_body_past_the_limit_is_413_and_one_within_it_is_read(live_server):
+    base = live_server.url
+
+    def chunks(pad_kb: int) -> Iterator[bytes]:  # no Content-Length: requests sends these chunked
+        yield b'{"name": "Chunked", "metadata": {"pad": "'
+        yield from (b"a" * 1024 for _ in range(pad_kb))
+        yield b'"}}'
+
+    before = requests.get(f"{base}/api/sequences").json()["total_items"]
+    big = requests.post(f"{base}/api/sequences", data=chunks(4096), headers={"Content-Type": "application/json"})
+    assert big.status_code == 413 and big.headers["Content-Type"] == "application/problem+json", big.text[:200]
+    assert requests.get(f"{base}/api/sequences").json()["total_items"] == before
+    small = requests.post(f"{base}/api/sequences", data=chunks(1), headers={"Content-Type": "application/json"})
+    assert small.status_code == 201, small.text[:200]

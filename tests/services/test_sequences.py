@@ -129,10 +129,10 @@ def test_undo_of_a_command_whose_sequence_changed_since_is_refused(service, even
 
 def test_if_match_precondition(service):
     seq = service.create_sequence("V", start_position="alpha1").sequence
-    service.add_beat(seq.id, BeatSpec(letter="A"), expected_version=1)
+    service.add_beat(seq.id, BeatSpec(letter="A"), expected_versions=frozenset({1}))
     before = snapshot(service)
     with pytest.raises(PreconditionFailed) as err:
-        service.add_beat(seq.id, BeatSpec(letter="B"), expected_version=1)
+        service.add_beat(seq.id, BeatSpec(letter="B"), expected_versions=frozenset({1}))
     assert err.value.current_version == 2
     assert snapshot(service) == before
 

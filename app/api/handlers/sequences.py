@@ -6,7 +6,7 @@ from typing import Any
 
 import flask
 
-from app.api.http import call, commands, envelope, expected_version, json_response, outcome_response, \
+from app.api.http import call, commands, envelope, expected_versions, json_response, outcome_response, \
     sequence_response, views
 from app.api.serializers import sequence_out
 from app.domain.input import BeatSpec
@@ -51,15 +51,15 @@ def update_sequence(sequence_id: str, body: dict[str, Any]) -> flask.Response:
     fields: dict[str, Any] = {k: body[k] for k in ("name", "metadata", "start_position") if k in body}
     if "beats" in body:
         fields["beats"] = [BeatSpec.from_dict(b) for b in body["beats"] or []]
-    return outcome_response(commands().update_sequence(sequence_id, expected_version=expected_version(),
+    return outcome_response(commands().update_sequence(sequence_id, expected_versions=expected_versions(),
                                                        call=call(), **fields))
 
 
 def delete_sequence(sequence_id: str) -> flask.Response:
-    return outcome_response(commands().delete_sequence(sequence_id, expected_version=expected_version(), call=call()))
+    return outcome_response(commands().delete_sequence(sequence_id, expected_versions=expected_versions(), call=call()))
 
 
 def set_start_position(sequence_id: str, body: dict[str, Any]) -> flask.Response:
     return outcome_response(commands().set_start_position(
         sequence_id, body["position"], blue_ori=body.get("blue_ori", "in"), red_ori=body.get("red_ori", "in"),
-        expected_version=expected_version(), call=call()))
+        expected_versions=expected_versions(), call=call()))

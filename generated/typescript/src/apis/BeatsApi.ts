@@ -2,7 +2,7 @@
 /* eslint-disable */
 /**
  * tka
- * HTTP control API of TKA, The Kinetic Alphabet: sequences, beats, the alphabet, and undo/redo. This file is the single source of truth: the server routes and validates with it and the SDKs are generated from it.  **Success bodies** carry an envelope `{success, message, timestamp, data}`. Commands (every change to a sequence) add `command_id`, `can_undo`, `can_redo`, `undo_description` and `redo_description`. Creation answers `201` with a `Location` header. `GET /api/status` and the `/health` endpoints answer without the envelope.  **Errors** are `application/problem+json` (RFC 9457): `type, title, status, detail, instance` plus `error_code`, `request_id` and, for validation failures, `errors: [{field, message}]`. They never carry stack traces or internal messages. A method a path does not support is answered with `405` (see the `MethodNotAllowed` response).  **Concurrency.** Every sequence has a `version`. Reads return it as an `ETag` (`\"<version>\"`); writes to an existing sequence accept `If-Match` and answer `412` when it names an older version. A version conflict is never a `409`.  **Safe retries.** Every POST accepts `Idempotency-Key`: the same key with the same body replays the first answer (with `Idempotent-Replayed: true`), the same key with another body is `422`, and a key whose first request is still in flight is `409`. Keys are kept for 24 hours.  **Request ids.** Every request gets an id: the client\'s `X-Request-ID` or a generated one. It is echoed in the `X-Request-ID` response header, in error bodies (`request_id`) and in the events the request caused. Every response also carries `X-Process-Time` (server time in seconds).  **Authentication.** The server binds to 127.0.0.1 by default and then needs no credentials. When it is started with a token (required to bind to any other address), every `/api` request must send `Authorization: Bearer <token>`; the `/health` endpoints stay open. 
+ * HTTP control API of TKA, The Kinetic Alphabet: sequences, beats, the alphabet, and undo/redo. This file is the single source of truth: the server routes and validates with it and the SDKs are generated from it.  **Success bodies** carry an envelope `{success, message, timestamp, data}`. Commands (every change to a sequence) add `command_id`, `can_undo`, `can_redo`, `undo_description` and `redo_description`. Creation answers `201` with a `Location` header. `GET /api/status` and the `/health` endpoints answer without the envelope.  **Errors** are `application/problem+json` (RFC 9457): `type, title, status, detail, instance` plus `error_code`, `request_id` and, for validation failures, `errors: [{field, message, rule}]`. They never carry stack traces or internal messages. A method a path does not support is answered with `405` (see the `MethodNotAllowed` response).  **JSON bodies** are read strictly: `NaN`, `Infinity`, numbers that overflow a double, integers beyond 64 bits, lone UTF-16 surrogates (`\\ud800`-`\\udfff` not in a pair) and nesting deeper than 32 levels are refused with `400` (the `rule` says which), as is a body of `null`.  **Concurrency.** Every sequence has a `version`. Reads return it as an `ETag` (`\"<version>\"`); writes to an existing sequence accept `If-Match` and answer `412` when it names an older version. A version conflict is never a `409`.  **Safe retries.** Every POST accepts `Idempotency-Key`: the same key with the same body replays the first answer (with `Idempotent-Replayed: true`), the same key with another body or on another operation is `422`, and a key whose first request is still in flight is `409`. Keys are kept for 24 hours.  **Request ids.** Every request gets an id: the client\'s `X-Request-ID` or a generated one. It is echoed in the `X-Request-ID` response header, in error bodies (`request_id`) and in the events the request caused. Every response also carries `X-Process-Time` (server time in seconds).  **Authentication.** The server binds to 127.0.0.1 by default and then needs no credentials. When it is started with a token (required to bind to any other address), every `/api` request must send `Authorization: Bearer <token>`; the `/health` endpoints stay open. 
  *
  * The version of the OpenAPI document: 0.1.0
  * 
@@ -48,19 +48,22 @@ export interface AddBeatOperationRequest {
      */
     xRequestID?: string;
     /**
-     * Makes a POST safe to retry. The same key with the same body replays the first answer, with
-     * `Idempotent-Replayed: true`; the same key with another body is `422`
-     * (error_code `idempotency_key_reused`); a key whose first request is still in flight is
-     * `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random
-     * value (for example a UUID) per logical operation is the intended use.
+     * Makes a POST safe to retry. A key names one request: sent again with the same body to the same
+     * operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another
+     * body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing
+     * runs; a key whose first request is still in flight is `409` (error_code
+     * `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a
+     * UUID) per logical operation is the intended use.
      * 
      */
     idempotencyKey?: string;
     /**
-     * The `ETag` of the sequence from an earlier read, quoted as sent (`"3"`); bare digits (`3`)
-     * are accepted too. When it does not name the sequence's current version the write is refused
-     * with `412` (error_code `precondition_failed`) and nothing changes. Without it the write applies
-     * to whatever version is current.
+     * The `ETag` of the sequence from an earlier read, quoted as sent (`"3"`), or a list of them
+     * (`"3", "4"`), compared as RFC 9110 says (strongly: a weak tag `W/"3"` never matches). When it
+     * names none of the sequence's current version the write is refused with `412` (error_code
+     * `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3`
+     * without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is
+     * current.
      * 
      */
     ifMatch?: string;
@@ -80,10 +83,12 @@ export interface RemoveBeatRequest {
      */
     xRequestID?: string;
     /**
-     * The `ETag` of the sequence from an earlier read, quoted as sent (`"3"`); bare digits (`3`)
-     * are accepted too. When it does not name the sequence's current version the write is refused
-     * with `412` (error_code `precondition_failed`) and nothing changes. Without it the write applies
-     * to whatever version is current.
+     * The `ETag` of the sequence from an earlier read, quoted as sent (`"3"`), or a list of them
+     * (`"3", "4"`), compared as RFC 9110 says (strongly: a weak tag `W/"3"` never matches). When it
+     * names none of the sequence's current version the write is refused with `412` (error_code
+     * `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3`
+     * without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is
+     * current.
      * 
      */
     ifMatch?: string;
@@ -107,10 +112,12 @@ export interface UpdateBeatRequest {
      */
     xRequestID?: string;
     /**
-     * The `ETag` of the sequence from an earlier read, quoted as sent (`"3"`); bare digits (`3`)
-     * are accepted too. When it does not name the sequence's current version the write is refused
-     * with `412` (error_code `precondition_failed`) and nothing changes. Without it the write applies
-     * to whatever version is current.
+     * The `ETag` of the sequence from an earlier read, quoted as sent (`"3"`), or a list of them
+     * (`"3", "4"`), compared as RFC 9110 says (strongly: a weak tag `W/"3"` never matches). When it
+     * names none of the sequence's current version the write is refused with `412` (error_code
+     * `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3`
+     * without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is
+     * current.
      * 
      */
     ifMatch?: string;
@@ -128,8 +135,8 @@ export interface BeatsApiInterface {
      * @param {string} sequenceId Id of the sequence (a lowercase UUID v4 string).
      * @param {AddBeatRequest} addBeatRequest 
      * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
-     * @param {string} [idempotencyKey] Makes a POST safe to retry. The same key with the same body replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; the same key with another body is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;); a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
-     * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;); bare digits (&#x60;3&#x60;) are accepted too. When it does not name the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes. Without it the write applies to whatever version is current. 
+     * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
+     * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current. 
      * @throws {RequiredError}
      * @memberof BeatsApiInterface
      */
@@ -141,8 +148,8 @@ export interface BeatsApiInterface {
      * @param {string} sequenceId Id of the sequence (a lowercase UUID v4 string).
      * @param {AddBeatRequest} addBeatRequest 
      * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
-     * @param {string} [idempotencyKey] Makes a POST safe to retry. The same key with the same body replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; the same key with another body is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;); a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
-     * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;); bare digits (&#x60;3&#x60;) are accepted too. When it does not name the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes. Without it the write applies to whatever version is current. 
+     * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
+     * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof BeatsApiInterface
@@ -160,7 +167,7 @@ export interface BeatsApiInterface {
      * @param {string} sequenceId Id of the sequence (a lowercase UUID v4 string).
      * @param {number} beatNumber Number of the beat, 1-based (beat 0, the start position, is changed through start-position).
      * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
-     * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;); bare digits (&#x60;3&#x60;) are accepted too. When it does not name the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes. Without it the write applies to whatever version is current. 
+     * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current. 
      * @throws {RequiredError}
      * @memberof BeatsApiInterface
      */
@@ -172,7 +179,7 @@ export interface BeatsApiInterface {
      * @param {string} sequenceId Id of the sequence (a lowercase UUID v4 string).
      * @param {number} beatNumber Number of the beat, 1-based (beat 0, the start position, is changed through start-position).
      * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
-     * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;); bare digits (&#x60;3&#x60;) are accepted too. When it does not name the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes. Without it the write applies to whatever version is current. 
+     * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof BeatsApiInterface
@@ -191,7 +198,7 @@ export interface BeatsApiInterface {
      * @param {number} beatNumber Number of the beat, 1-based (beat 0, the start position, is changed through start-position).
      * @param {BeatUpdateRequest} beatUpdateRequest 
      * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
-     * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;); bare digits (&#x60;3&#x60;) are accepted too. When it does not name the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes. Without it the write applies to whatever version is current. 
+     * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current. 
      * @throws {RequiredError}
      * @memberof BeatsApiInterface
      */
@@ -204,7 +211,7 @@ export interface BeatsApiInterface {
      * @param {number} beatNumber Number of the beat, 1-based (beat 0, the start position, is changed through start-position).
      * @param {BeatUpdateRequest} beatUpdateRequest 
      * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
-     * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;); bare digits (&#x60;3&#x60;) are accepted too. When it does not name the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes. Without it the write applies to whatever version is current. 
+     * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof BeatsApiInterface

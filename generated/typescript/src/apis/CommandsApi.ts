@@ -2,7 +2,7 @@
 /* eslint-disable */
 /**
  * tka
- * HTTP control API of TKA, The Kinetic Alphabet: sequences, beats, the alphabet, and undo/redo. This file is the single source of truth: the server routes and validates with it and the SDKs are generated from it.  **Success bodies** carry an envelope `{success, message, timestamp, data}`. Commands (every change to a sequence) add `command_id`, `can_undo`, `can_redo`, `undo_description` and `redo_description`. Creation answers `201` with a `Location` header. `GET /api/status` and the `/health` endpoints answer without the envelope.  **Errors** are `application/problem+json` (RFC 9457): `type, title, status, detail, instance` plus `error_code`, `request_id` and, for validation failures, `errors: [{field, message}]`. They never carry stack traces or internal messages. A method a path does not support is answered with `405` (see the `MethodNotAllowed` response).  **Concurrency.** Every sequence has a `version`. Reads return it as an `ETag` (`\"<version>\"`); writes to an existing sequence accept `If-Match` and answer `412` when it names an older version. A version conflict is never a `409`.  **Safe retries.** Every POST accepts `Idempotency-Key`: the same key with the same body replays the first answer (with `Idempotent-Replayed: true`), the same key with another body is `422`, and a key whose first request is still in flight is `409`. Keys are kept for 24 hours.  **Request ids.** Every request gets an id: the client\'s `X-Request-ID` or a generated one. It is echoed in the `X-Request-ID` response header, in error bodies (`request_id`) and in the events the request caused. Every response also carries `X-Process-Time` (server time in seconds).  **Authentication.** The server binds to 127.0.0.1 by default and then needs no credentials. When it is started with a token (required to bind to any other address), every `/api` request must send `Authorization: Bearer <token>`; the `/health` endpoints stay open. 
+ * HTTP control API of TKA, The Kinetic Alphabet: sequences, beats, the alphabet, and undo/redo. This file is the single source of truth: the server routes and validates with it and the SDKs are generated from it.  **Success bodies** carry an envelope `{success, message, timestamp, data}`. Commands (every change to a sequence) add `command_id`, `can_undo`, `can_redo`, `undo_description` and `redo_description`. Creation answers `201` with a `Location` header. `GET /api/status` and the `/health` endpoints answer without the envelope.  **Errors** are `application/problem+json` (RFC 9457): `type, title, status, detail, instance` plus `error_code`, `request_id` and, for validation failures, `errors: [{field, message, rule}]`. They never carry stack traces or internal messages. A method a path does not support is answered with `405` (see the `MethodNotAllowed` response).  **JSON bodies** are read strictly: `NaN`, `Infinity`, numbers that overflow a double, integers beyond 64 bits, lone UTF-16 surrogates (`\\ud800`-`\\udfff` not in a pair) and nesting deeper than 32 levels are refused with `400` (the `rule` says which), as is a body of `null`.  **Concurrency.** Every sequence has a `version`. Reads return it as an `ETag` (`\"<version>\"`); writes to an existing sequence accept `If-Match` and answer `412` when it names an older version. A version conflict is never a `409`.  **Safe retries.** Every POST accepts `Idempotency-Key`: the same key with the same body replays the first answer (with `Idempotent-Replayed: true`), the same key with another body or on another operation is `422`, and a key whose first request is still in flight is `409`. Keys are kept for 24 hours.  **Request ids.** Every request gets an id: the client\'s `X-Request-ID` or a generated one. It is echoed in the `X-Request-ID` response header, in error bodies (`request_id`) and in the events the request caused. Every response also carries `X-Process-Time` (server time in seconds).  **Authentication.** The server binds to 127.0.0.1 by default and then needs no credentials. When it is started with a token (required to bind to any other address), every `/api` request must send `Authorization: Bearer <token>`; the `/health` endpoints stay open. 
  *
  * The version of the OpenAPI document: 0.1.0
  * 
@@ -55,11 +55,12 @@ export interface RedoRequest {
      */
     xRequestID?: string;
     /**
-     * Makes a POST safe to retry. The same key with the same body replays the first answer, with
-     * `Idempotent-Replayed: true`; the same key with another body is `422`
-     * (error_code `idempotency_key_reused`); a key whose first request is still in flight is
-     * `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random
-     * value (for example a UUID) per logical operation is the intended use.
+     * Makes a POST safe to retry. A key names one request: sent again with the same body to the same
+     * operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another
+     * body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing
+     * runs; a key whose first request is still in flight is `409` (error_code
+     * `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a
+     * UUID) per logical operation is the intended use.
      * 
      */
     idempotencyKey?: string;
@@ -75,11 +76,12 @@ export interface RedoAliasRequest {
      */
     xRequestID?: string;
     /**
-     * Makes a POST safe to retry. The same key with the same body replays the first answer, with
-     * `Idempotent-Replayed: true`; the same key with another body is `422`
-     * (error_code `idempotency_key_reused`); a key whose first request is still in flight is
-     * `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random
-     * value (for example a UUID) per logical operation is the intended use.
+     * Makes a POST safe to retry. A key names one request: sent again with the same body to the same
+     * operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another
+     * body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing
+     * runs; a key whose first request is still in flight is `409` (error_code
+     * `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a
+     * UUID) per logical operation is the intended use.
      * 
      */
     idempotencyKey?: string;
@@ -95,11 +97,12 @@ export interface UndoRequest {
      */
     xRequestID?: string;
     /**
-     * Makes a POST safe to retry. The same key with the same body replays the first answer, with
-     * `Idempotent-Replayed: true`; the same key with another body is `422`
-     * (error_code `idempotency_key_reused`); a key whose first request is still in flight is
-     * `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random
-     * value (for example a UUID) per logical operation is the intended use.
+     * Makes a POST safe to retry. A key names one request: sent again with the same body to the same
+     * operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another
+     * body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing
+     * runs; a key whose first request is still in flight is `409` (error_code
+     * `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a
+     * UUID) per logical operation is the intended use.
      * 
      */
     idempotencyKey?: string;
@@ -115,11 +118,12 @@ export interface UndoAliasRequest {
      */
     xRequestID?: string;
     /**
-     * Makes a POST safe to retry. The same key with the same body replays the first answer, with
-     * `Idempotent-Replayed: true`; the same key with another body is `422`
-     * (error_code `idempotency_key_reused`); a key whose first request is still in flight is
-     * `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random
-     * value (for example a UUID) per logical operation is the intended use.
+     * Makes a POST safe to retry. A key names one request: sent again with the same body to the same
+     * operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another
+     * body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing
+     * runs; a key whose first request is still in flight is `409` (error_code
+     * `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a
+     * UUID) per logical operation is the intended use.
      * 
      */
     idempotencyKey?: string;
@@ -167,7 +171,7 @@ export interface CommandsApiInterface {
     /**
      * Creates request options for redo without sending the request
      * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
-     * @param {string} [idempotencyKey] Makes a POST safe to retry. The same key with the same body replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; the same key with another body is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;); a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
+     * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {UndoRedoRequest} [undoRedoRequest] Optional. Without a body (or with &#x60;{}&#x60;) undo/redo acts on the newest command of any sequence.
      * @throws {RequiredError}
      * @memberof CommandsApiInterface
@@ -178,7 +182,7 @@ export interface CommandsApiInterface {
      * Redoes the most recently undone command, across all sequences or, with `sequence_id`, for that sequence only. Nothing to redo is `409` with error_code `nothing_to_redo` (a new command clears the redo stack); a sequence that changed since the undo is `409` with error_code `redo_conflict`. `data` is the sequence after the redo, or null when the redo removed it (redoing a delete). 
      * @summary Redo the last undone command
      * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
-     * @param {string} [idempotencyKey] Makes a POST safe to retry. The same key with the same body replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; the same key with another body is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;); a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
+     * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {UndoRedoRequest} [undoRedoRequest] Optional. Without a body (or with &#x60;{}&#x60;) undo/redo acts on the newest command of any sequence.
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
@@ -195,7 +199,7 @@ export interface CommandsApiInterface {
     /**
      * Creates request options for redoAlias without sending the request
      * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
-     * @param {string} [idempotencyKey] Makes a POST safe to retry. The same key with the same body replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; the same key with another body is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;); a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
+     * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {UndoRedoRequest} [undoRedoRequest] Optional. Without a body (or with &#x60;{}&#x60;) undo/redo acts on the newest command of any sequence.
      * @throws {RequiredError}
      * @memberof CommandsApiInterface
@@ -206,7 +210,7 @@ export interface CommandsApiInterface {
      * The brief\'s short form of `POST /api/commands/redo`; same request, same answers.
      * @summary Redo (short form)
      * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
-     * @param {string} [idempotencyKey] Makes a POST safe to retry. The same key with the same body replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; the same key with another body is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;); a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
+     * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {UndoRedoRequest} [undoRedoRequest] Optional. Without a body (or with &#x60;{}&#x60;) undo/redo acts on the newest command of any sequence.
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
@@ -223,7 +227,7 @@ export interface CommandsApiInterface {
     /**
      * Creates request options for undo without sending the request
      * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
-     * @param {string} [idempotencyKey] Makes a POST safe to retry. The same key with the same body replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; the same key with another body is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;); a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
+     * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {UndoRedoRequest} [undoRedoRequest] Optional. Without a body (or with &#x60;{}&#x60;) undo/redo acts on the newest command of any sequence.
      * @throws {RequiredError}
      * @memberof CommandsApiInterface
@@ -234,7 +238,7 @@ export interface CommandsApiInterface {
      * Undoes the most recent command that is not undone, across all sequences or, with `sequence_id`, for that sequence only. Nothing to undo is `409` with error_code `nothing_to_undo`; a command whose sequence changed since (outside undo/redo) is `409` with error_code `undo_conflict`. `data` is the sequence after the undo, or null when the undo removed it (undoing a create). 
      * @summary Undo the last command
      * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
-     * @param {string} [idempotencyKey] Makes a POST safe to retry. The same key with the same body replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; the same key with another body is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;); a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
+     * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {UndoRedoRequest} [undoRedoRequest] Optional. Without a body (or with &#x60;{}&#x60;) undo/redo acts on the newest command of any sequence.
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
@@ -251,7 +255,7 @@ export interface CommandsApiInterface {
     /**
      * Creates request options for undoAlias without sending the request
      * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
-     * @param {string} [idempotencyKey] Makes a POST safe to retry. The same key with the same body replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; the same key with another body is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;); a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
+     * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {UndoRedoRequest} [undoRedoRequest] Optional. Without a body (or with &#x60;{}&#x60;) undo/redo acts on the newest command of any sequence.
      * @throws {RequiredError}
      * @memberof CommandsApiInterface
@@ -262,7 +266,7 @@ export interface CommandsApiInterface {
      * The brief\'s short form of `POST /api/commands/undo`; same request, same answers.
      * @summary Undo (short form)
      * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
-     * @param {string} [idempotencyKey] Makes a POST safe to retry. The same key with the same body replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; the same key with another body is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;); a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
+     * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {UndoRedoRequest} [undoRedoRequest] Optional. Without a body (or with &#x60;{}&#x60;) undo/redo acts on the newest command of any sequence.
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
