@@ -14,7 +14,7 @@ from connexion.exceptions import ProblemException
 from connexion.resolver import Resolver
 from swagger_ui_bundle import swagger_ui_path
 
-from app.api import monitoring, security, stream
+from app.api import contract, monitoring, security, stream
 from app.api.binding import TkaFlaskApi
 from app.api.problems import handle_exception
 from app.api.validation import VALIDATOR_MAP
@@ -50,19 +50,21 @@ def create_app(container: Container) -> flask.Flask:
     # Bearer auth is enforced by app.api.security, because it depends on whether the server was
     # started with a token; Connexion's per-operation check cannot express that and warns about it.
     logging.getLogger("connexion.operations.secure").setLevel(logging.ERROR)
-    # Swagger UI is served below rather than by Connexion: with an empty base path Connexion 2's
-    # UI page fails to build its own spec URL.
+    # Swagger UI and the spec are served below rather than by Connexion: with an empty base path
+    # Connexion 2's UI page fails to build its own spec URL, and its copy of the spec names a
+    # server its paths do not fit (app/api/contract.py).
     cx = connexion.FlaskApp(__name__, specification_dir=str(SPEC.parent), options={
-        "swagger_ui": False, "serve_spec": True, "openapi_spec_path": "/api/openapi.json"})
+        "swagger_ui": False, "serve_spec": False})
     cx.api_cls = TkaFlaskApi  # app/api/binding.py: measured, guarded by a test
     cx.app.url_map.converters["int"] = BoundedInteger  # before add_api makes the routes
     # Response validation checks every answer against the spec: for tests (TKA_VALIDATE_RESPONSES).
-    cx.add_api(SPEC.name, strict_validation=True, validate_responses=settings.validate_responses,
-               validator_map=VALIDATOR_MAP, resolver=SnakeCaseResolver(), pythonic_params=False)
+    api = cx.add_api(SPEC.name, strict_validation=True, validate_responses=settings.validate_responses,
+                     validator_map=VALIDATOR_MAP, resolver=SnakeCaseResolver(), pythonic_params=False)
     app = cx.app
     app.extensions["tka"] = container
     app.json.sort_keys = False  # type: ignore[attr-defined]
     security.install(app, edge)
+    contract.install(app, api.specification.raw, api.specification["paths"])  # after the edge's checks
     stream.install(app, container.resolve(Hub), edge)  # /ws: the event stream
     monitoring.install(app)
     # Replace Connexion's handlers so every error, its own included, has our problem shape.

@@ -25,7 +25,7 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 EXPOSED = "ETag, Location, X-Request-ID, X-Process-Time, Idempotent-Replayed, Retry-After"
 ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-ID"
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
-PUBLIC = ("/api/docs", "/api/redoc", "/api/openapi.json", "/api/static/")  # the documentation, token or not
+PUBLIC = ("/api/docs", "/api/redoc", "/api/openapi.", "/api/static/")  # the documentation, token or not
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,14 @@ from app.health import Health
 HEALTH_JSON = "application/health+json"
 
 
+def _answer_type(*offered: str) -> str:
+    """The first of ``offered`` the client's Accept allows best (app/api/contract.py has refused
+    an Accept that allows none)."""
+    return flask.request.accept_mimetypes.best_match(offered) or offered[0]
+
+
 def _respond(body: dict[str, Any], status: int) -> flask.Response:
-    return flask.Response(jsontext.dumps(body), status=status, mimetype=HEALTH_JSON,
+    return flask.Response(jsontext.dumps(body), status=status, mimetype=_answer_type(HEALTH_JSON, "application/json"),
                           headers={"Cache-Control": "no-store"})
 
 
@@ -28,7 +34,7 @@ def get_health() -> flask.Response:
 
 
 def get_liveness() -> flask.Response:
-    return flask.Response('{"status":"alive"}', mimetype="application/json")
+    return flask.Response('{"status":"alive"}', mimetype=_answer_type("application/json", HEALTH_JSON))
 
 
 def get_readiness() -> flask.Response:
