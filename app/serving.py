@@ -53,10 +53,11 @@ def gunicorn_config(settings: Settings, **hooks: Hook) -> dict[str, Any]:
     """gunicorn's settings for ``settings`` (already ``server_settings``), with tka's hooks and
     any given here chained after them."""
     host = f"[{settings.host}]" if ":" in settings.host else settings.host
-    # gthread: WebSocket connections get threads of their own on top of the REST ones, so sockets
-    # never take REST's threads (gthread starts them on demand: unused capacity costs nothing).
-    # gevent: worker_connections bounds a worker's connections, REST and sockets; threads do not apply.
-    threads = settings.threads + settings.stream.max_connections
+    # gthread: WebSocket connections (counted, and those waiting to authenticate) get threads of
+    # their own on top of the REST ones, so sockets never take REST's threads (gthread starts them
+    # on demand: unused capacity costs nothing). gevent: worker_connections bounds a worker's
+    # connections, REST and sockets; threads do not apply.
+    threads = settings.threads + settings.stream.max_connections + settings.stream.max_pending
     config: dict[str, Any] = {
         "bind": f"{host}:{settings.port}",
         "workers": settings.workers,

@@ -78,7 +78,8 @@ def install(app: flask.Flask, hub: Hub, edge: EdgeConfig) -> None:
             require_bearer(header, edge.token)
         flask.g.tka_stream = {"client_id": client_id or f"client_{random_uuid()[:8]}", "since": since,
                               "event_filter": event_filter.filter,  # type: ignore[attr-defined]
-                              "token": edge.token if header is None else None}
+                              "token": edge.token if header is None else None,
+                              "peer": request.remote_addr or ""}
         # No permessage-deflate: events are small, and a compressor per socket costs ~300 KB and
         # CPU for every client on every event.
         request.environ.pop("HTTP_SEC_WEBSOCKET_EXTENSIONS", None)
@@ -182,10 +183,12 @@ class SocketSession:
     """Drives one ``app.events.session.Session`` over a flask-sock WebSocket."""
 
     def __init__(self, ws: Any, hub: Hub, *, client_id: str, since: int | None, event_filter: p.EventFilter,
-                 token: str | None) -> None:
-        """``token``: the token the client must send first (the upgrade carried none); None: none needed."""
+                 token: str | None, peer: str) -> None:
+        """``token``: the token the client must send first (the upgrade carried none); None: none
+        needed. ``peer``: the client's address (a per-address share of the unauthenticated pool)."""
         self.ws = ws
         self.hub = hub
+        self.peer = peer
         config = hub.config
         if config.send_buffer_bytes:
             ws.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, config.send_buffer_bytes)
@@ -199,10 +202,11 @@ class SocketSession:
         self.last_send = time.monotonic()
 
     def run(self) -> None:
-        try:
-            admitted, reason = self.hub.register(self.sub, self.sock), "this worker holds its maximum of sockets; retry"
-        except StoreUnavailable as exc:  # this worker never read the log yet, and cannot now
-            admitted, reason = False, f"the store is unavailable; retry in {math.ceil(exc.retry_after or 1)} s"
+        if self.machine.auth_deadline is None:  # no token needed, or it came with the upgrade
+            admitted, reason = self._counted(lambda: self.hub.register(self.sub, self.sock))
+        else:  # held apart from the counted connections until it authenticates (Hub.hold)
+            admitted, reason = self.hub.hold(self.sub, self.sock, self.peer), \
+                "too many connections are waiting to authenticate; retry"
         if not admitted:
             self._close(p.CloseCode.TRY_AGAIN_LATER, reason)
             self._release()
@@ -217,6 +221,16 @@ class SocketSession:
         finally:
             self.hub.unregister(self.sub)
             self._release()
+
+    @staticmethod
+    def _counted(count: Callable[[], bool]) -> tuple[bool, str]:
+        """Whether ``count`` (the hub's register or admit) counted the connection; why not."""
+        try:
+            if count():
+                return True, ""
+            return False, "this worker holds its maximum of sockets; retry"
+        except StoreUnavailable as exc:  # this worker never read the log yet, and cannot now
+            return False, f"the store is unavailable; retry in {math.ceil(exc.retry_after or 1)} s"
 
     def _serve(self) -> None:
         machine, event = self.machine, self.ws.event
@@ -278,6 +292,9 @@ class SocketSession:
             hub.pause(sub)
             with sub.lock:
                 sub.delivered = action.since
+        elif isinstance(action, s.Admit):
+            admitted, reason = self._counted(lambda: hub.admit(sub))
+            return self.machine.admitted(hub.position) if admitted else self.machine.refused(reason)
         elif isinstance(action, s.SetFilter):
             hub.set_filter(sub, action.filter)
         elif isinstance(action, s.RecordPing):

@@ -29,7 +29,11 @@ class StreamConfig:
     # Bounds the kernel memory a client that stopped reading can hold before its queue fills.
     send_buffer_bytes: int = _env("TKA_WS_SEND_BUFFER", 0)
     # Seconds a client has to send {type: auth} when the server has a token and no header came.
-    auth_timeout: float = _env("TKA_WS_AUTH_TIMEOUT", 10.0)
+    # Until then its socket does not count against max_connections but waits in a pool of
+    # max_pending sockets per worker, at most max_pending_per_peer of them from one address.
+    auth_timeout: float = _env("TKA_WS_AUTH_TIMEOUT", 5.0)
+    max_pending: int = _env("TKA_WS_MAX_PENDING", 64)
+    max_pending_per_peer: int = _env("TKA_WS_MAX_PENDING_PER_PEER", 8)
     # How often each worker checks the event log for commits it was not told about (seconds). The
     # workers of one server ring each other's doorbells (SQLite) or LISTEN (PostgreSQL) at once;
     # the poll is the safety net (another server on the same file, a lost ring), and each wake of

@@ -16,6 +16,12 @@ During a store outage nobody is disconnected: when this worker's store breaker o
 is told ``store_status: unavailable`` (in order with its events), and once the log reads again,
 ``store_status: available`` before the events committed since; the tailer's position never moved,
 so nothing is skipped or repeated.
+
+Admission: a socket counts against the worker's ``max_connections`` only once authenticated. One
+that must still send its token waits in a small pool of its own (``hold``: ``max_pending`` in all,
+``max_pending_per_peer`` from one address, for at most ``auth_timeout`` seconds), so clients
+without the token cannot take the places of those with it; ``admit`` moves it over once it has
+authenticated.
 """
 
 from __future__ import annotations
@@ -69,6 +75,7 @@ class Hub:
         self._lock = threading.Lock()  # guards what follows
         self._subscribers: dict[Subscriber, Connection] = {}
         self._live: dict[Subscriber, Connection] = {}  # those the tailer offers events to
+        self._pending: dict[Subscriber, tuple[Connection, str]] = {}  # waiting to authenticate: peer address
         self._closing_all = False
         self._located = False  # ``position`` is a real place in the log
         self.position = 0  # the last log id dispatched
@@ -92,13 +99,12 @@ class Hub:
         Safe to call from a signal handler with ``wait=False`` (it never blocks then)."""
         with self._lock:
             self._closing_all = True
-            subscribers = list(self._subscribers.items())
-        for sub, conn in subscribers:
+        for sub, conn in self._all():
             self._ask_close(sub, conn, code, reason, SHUTDOWN_GRACE)
 
         def finish() -> None:
             deadline = time.monotonic() + SHUTDOWN_GRACE
-            while time.monotonic() < deadline and self.connection_count():
+            while time.monotonic() < deadline and (self.connection_count() or self.pending_count()):
                 time.sleep(0.02)
             for sub, conn in self._all():
                 self._abort(sub, conn)
@@ -112,7 +118,7 @@ class Hub:
 
     # -- subscribers --------------------------------------------------------------------------
     def register(self, sub: Subscriber, conn: Connection) -> bool:
-        """Count a new connection; False when this worker is full (or shutting down).
+        """Count a new authenticated connection; False when this worker is full (or shutting down).
         StoreUnavailable when this worker could not find where the log stands yet."""
         self.locate()
         with self._lock:
@@ -123,8 +129,27 @@ class Hub:
         metrics.WEBSOCKET_CONNECTIONS.inc()
         return True
 
+    def hold(self, sub: Subscriber, conn: Connection, peer: str) -> bool:
+        """Keep a connection that must still authenticate, apart from the counted ones; False when
+        the pool, or ``peer``'s share of it, is full (or the worker is shutting down)."""
+        with self._lock:
+            if self._closing_all or len(self._pending) >= self.config.max_pending or \
+                    sum(1 for _, held_by in self._pending.values() if held_by == peer) >= \
+                    self.config.max_pending_per_peer:
+                return False
+            self._pending[sub] = (conn, peer)
+        return True
+
+    def admit(self, sub: Subscriber) -> bool:
+        """``sub`` (held) has authenticated: count it like ``register``, or False (it is then no
+        longer held either)."""
+        with self._lock:
+            conn, _ = self._pending.pop(sub)
+        return self.register(sub, conn)
+
     def unregister(self, sub: Subscriber) -> None:
         with self._lock:
+            self._pending.pop(sub, None)
             if self._subscribers.pop(sub, None) is None:
                 return
             self._live.pop(sub, None)
@@ -133,7 +158,12 @@ class Hub:
         metrics.WEBSOCKET_CONNECTIONS.dec()
 
     def connection_count(self) -> int:
+        """Authenticated connections (those ``max_connections`` bounds)."""
         return len(self._subscribers)
+
+    def pending_count(self) -> int:
+        """Connections still waiting to authenticate."""
+        return len(self._pending)
 
     def has_live(self) -> bool:
         return bool(self._live)
@@ -362,12 +392,15 @@ class Hub:
 
     # -- stats --------------------------------------------------------------------------------
     def _all(self) -> list[tuple[Subscriber, Connection]]:
+        """Every connection, authenticated or waiting to be."""
         with self._lock:
-            return list(self._subscribers.items())
+            return [*self._subscribers.items(), *((sub, conn) for sub, (conn, _) in self._pending.items())]
 
     def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            subscribers = list(self._subscribers)
         return {"pid": os.getpid(), "last_event_id": self.position,
-                "connections": [sub.info() for sub, _ in self._all()]}
+                "connections": [sub.info() for sub in subscribers]}
 
     def publish_stats(self, now: float) -> None:
         """Share this worker's connections with the others (app/events/registry.py): at once when

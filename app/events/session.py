@@ -3,7 +3,8 @@
 The session's driver (app/api/stream.py) owns the socket and the threads. It tells the machine
 what happened and performs the actions each call returns, in order:
 
-* ``open``: the hub admitted the connection;
+* ``open``: the hub took the connection (counted, or held until it authenticates);
+* ``admitted`` / ``refused``: the hub's answer to an ``Admit``;
 * ``received``: a client message (or the ProtocolError parsing it raised);
 * ``went_live`` / ``behind``: the hub's answer to a ``GoLive``;
 * ``page``: what a ``ReadLog`` read; ``log_unreadable``: it could not (the store is down);
@@ -12,7 +13,8 @@ what happened and performs the actions each call returns, in order:
 
 Phases: a server with a token whose client sent none in the upgrade starts AUTHENTICATING (the
 first message must be ``auth``). A client with ``since`` then REPLAYS the log until level with
-the hub's tailer; one without goes LIVE at once. A replay that cannot read the log is
+the hub's tailer; one without goes LIVE at once. An authenticated client counts against the
+worker's limit only from then on (``Admit``). A replay that cannot read the log is
 WAITING_FOR_STORE, the connection kept open with heartbeats and replies, until the log reads
 again. ``resume`` replays again from where the client says. Every path ends CLOSED.
 """
@@ -57,6 +59,12 @@ class SendStats:
 @dataclass(frozen=True)
 class RecordPing:
     """The client pinged (its stats show when)."""
+
+
+@dataclass(frozen=True)
+class Admit:
+    """The client authenticated: ask the hub to count it among the worker's connections; answer
+    with ``admitted`` or ``refused``."""
 
 
 @dataclass(frozen=True)
@@ -115,7 +123,7 @@ class Close:
     reason: str
 
 
-Action = Union[Send, SendStats, RecordPing, SetFilter, Rewind, ReadLog, Replay, TellStoreStatus, GoLive, Flush, Close]
+Action = Union[Send, SendStats, RecordPing, Admit, SetFilter, Rewind, ReadLog, Replay, TellStoreStatus, GoLive, Flush, Close]
 
 
 @dataclass
@@ -144,7 +152,7 @@ class Session:
         if self.phase is Phase.AUTHENTICATING:
             if isinstance(message, p.Auth) and self.token_matches(message.token):
                 self.auth_deadline = None
-                return self._start(position)
+                return [Admit()]
             return self._close(p.CloseCode.POLICY_VIOLATION, "authentication failed")
         if isinstance(message, p.ProtocolError):
             return [Send(p.error(message.code, message.message, message.msg_id))]
@@ -157,6 +165,13 @@ class Session:
         if message.type == "ping":
             return [RecordPing(), Send(p.reply("pong", message.id, last_event_id=resume_point))]
         return [SendStats(message.id)]  # get_stats: the only other type protocol.parse lets through
+
+    def admitted(self, position: int) -> list[Action]:
+        return self._start(position)
+
+    def refused(self, reason: str) -> list[Action]:
+        """The worker is full (or cannot reach the store yet): the client should retry later."""
+        return self._close(p.CloseCode.TRY_AGAIN_LATER, reason)
 
     def went_live(self, after: int) -> list[Action]:
         starting = self.since is None and self.phase is Phase.LIVE  # a new client: hello first
@@ -196,7 +211,7 @@ class Session:
     def tick(self, now: float, quiet_since: float, resume_point: int, store_available: bool) -> list[Action]:
         """Time passed. ``quiet_since``: the last write to the client; ``store_available``: what
         the hub last told its clients about the store."""
-        if self.phase is Phase.AUTHENTICATING:
+        if self.phase is Phase.AUTHENTICATING:  # until authenticated, or admitted after it
             if self.auth_deadline is not None and now >= self.auth_deadline:
                 return self._close(p.CloseCode.POLICY_VIOLATION,
                                    "authentication required: send {type: auth, token} first")

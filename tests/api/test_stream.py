@@ -283,6 +283,29 @@ def test_a_worker_full_of_sockets_refuses_more_with_1013_and_rest_still_answers(
         s.stop()
 
 
+def test_sockets_without_the_token_cannot_take_the_places_of_those_with_it(tmp_path_factory):
+    s = start(tmp_path_factory, "admission", workers=1, extra_args=["--token", TOKEN],
+              env={"TKA_WS_MAX_CONNECTIONS": "5", "TKA_WS_MAX_PENDING_PER_PEER": "5", "TKA_WS_AUTH_TIMEOUT": "60"})
+    bearer = [f"Authorization: Bearer {TOKEN}"]
+    silent = [Client(s, hello=False) for _ in range(5)]  # never send their token
+    try:
+        one_too_many = Client(s, hello=False)
+        closed = one_too_many.closed()
+        assert closed.code == 1013 and "waiting to authenticate" in closed.reason  # this address's share
+        holders = [Client(s, header=bearer) for _ in range(5)]  # every place is still theirs
+        assert all(c.hello["type"] == "connection_established" for c in holders)
+        assert Client(s, header=bearer, hello=False).closed().code == 1013  # now the worker is full
+        silent[0].send({"type": "auth", "token": TOKEN})
+        assert silent[0].closed().code == 1013  # counted only once authenticated: no place left
+        holders[0].close()
+        wait_until(lambda: requests.get(f"{s.url}/api/websocket/stats", headers={"Authorization": f"Bearer {TOKEN}"},
+                                        timeout=5).json()["data"]["total_connections"] == 4, "a place freed")
+        silent[1].send({"type": "auth", "token": TOKEN})
+        assert silent[1].recv()["type"] == "connection_established"
+    finally:
+        s.stop()
+
+
 def test_resuming_from_before_the_retention_window_is_a_resync_never_a_gap(tmp_path_factory):
     s = start(tmp_path_factory, "retention", workers=2,
               env={"TKA_EVENT_RETENTION_EVENTS": "4", "TKA_EVENT_PRUNE_INTERVAL": "0.2"})

@@ -168,6 +168,26 @@ def test_the_connection_limit_is_per_worker(store):
     h.shutdown(wait=True)
 
 
+def test_sockets_waiting_to_authenticate_have_a_pool_of_their_own(store):
+    h = make_hub(store, max_connections=1, max_pending=3, max_pending_per_peer=2)
+    waiting = [Subscriber(str(i), 10) for i in range(5)]
+    assert [h.hold(sub, Connection(), peer) for sub, peer in zip(waiting, ["a", "a", "a", "b", "c"])] == \
+        [True, True, False, True, False]  # two per peer, three in all
+    assert h.connection_count() == 0 and h.pending_count() == 3
+    holder = Subscriber("with the token", 10)
+    assert h.register(holder, Connection())  # the held ones took no place
+    h.unregister(waiting[0])
+    assert h.pending_count() == 2 and h.hold(waiting[2], Connection(), "a")
+
+    h.unregister(holder)
+    assert h.admit(waiting[1]) and h.connection_count() == 1 and h.pending_count() == 2
+    assert not h.admit(waiting[3]) and h.pending_count() == 1  # full: refused, and no longer held
+    h.shutdown(wait=False)
+    assert waiting[1].closing and waiting[2].closing  # held ones are told to go away too
+    assert not h.hold(Subscriber("late", 10), Connection(), "d")
+    h.shutdown(wait=True)
+
+
 def test_an_event_is_framed_once_for_every_client_whatever_its_size(hub):
     subs = [join(hub, str(i))[0] for i in range(3)]
     small, big = ev(1), Event("sequence.updated", {"pad": "x" * 70_000}, event_id=2)

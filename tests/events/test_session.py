@@ -71,7 +71,13 @@ def test_a_token_in_the_first_message_or_the_connection_closes():
     m = machine(token="secret")
     assert m.open(0.0, 5) == [] and m.phase is s.Phase.AUTHENTICATING
     assert m.tick(9.9, 0.0, 0, True) == [] and m.wake_at(0.0) == 10  # waits for its deadline
-    assert m.received(p.Auth("auth", None, "secret"), 5, 0, 1.0) == [s.GoLive(None)]
+    assert m.received(p.Auth("auth", None, "secret"), 5, 0, 1.0) == [s.Admit()]  # counted only now
+    assert m.admitted(5) == [s.GoLive(None)]
+
+    full = machine(token="secret")
+    full.open(0.0, 5)
+    full.received(p.Auth("auth", None, "secret"), 5, 0, 1.0)
+    assert full.refused("full") == [s.Close(p.CloseCode.TRY_AGAIN_LATER, "full")] and full.phase is s.Phase.CLOSED
 
     wrong = machine(token="secret")
     wrong.open(0.0, 5)
