@@ -103,6 +103,7 @@ def create_app(container: Container) -> flask.Flask:
 
 _REDOC_PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>TKA API - ReDoc</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" type="image/png" href="/api/docs/favicon-32x32.png"><style>body { margin: 0 }</style></head>
 <body><redoc spec-url="/api/openapi.json"></redoc>
 <script src="/api/static/redoc/redoc.standalone.js"></script></body></html>"""

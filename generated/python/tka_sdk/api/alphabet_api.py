@@ -45,7 +45,7 @@ class AlphabetApi:
     def identify_pictograph(
         self,
         identify_request: IdentifyRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         _request_timeout: Union[
             None,
@@ -66,7 +66,7 @@ class AlphabetApi:
 
         :param identify_request: (required)
         :type identify_request: IdentifyRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -131,7 +131,7 @@ class AlphabetApi:
     def identify_pictograph_with_http_info(
         self,
         identify_request: IdentifyRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         _request_timeout: Union[
             None,
@@ -152,7 +152,7 @@ class AlphabetApi:
 
         :param identify_request: (required)
         :type identify_request: IdentifyRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -217,7 +217,7 @@ class AlphabetApi:
     def identify_pictograph_without_preload_content(
         self,
         identify_request: IdentifyRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         _request_timeout: Union[
             None,
@@ -238,7 +238,7 @@ class AlphabetApi:
 
         :param identify_request: (required)
         :type identify_request: IdentifyRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -382,7 +382,7 @@ class AlphabetApi:
     @validate_call
     def list_letters(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -400,7 +400,7 @@ class AlphabetApi:
 
         The 47 letters of the alphabet with their types (Type1 dual-shift … Type6 static).
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -456,7 +456,7 @@ class AlphabetApi:
     @validate_call
     def list_letters_with_http_info(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -474,7 +474,7 @@ class AlphabetApi:
 
         The 47 letters of the alphabet with their types (Type1 dual-shift … Type6 static).
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -530,7 +530,7 @@ class AlphabetApi:
     @validate_call
     def list_letters_without_preload_content(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -548,7 +548,7 @@ class AlphabetApi:
 
         The 47 letters of the alphabet with their types (Type1 dual-shift … Type6 static).
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -665,7 +665,7 @@ class AlphabetApi:
     @validate_call
     def list_positions(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -683,7 +683,7 @@ class AlphabetApi:
 
         The 32 positions (alpha1–8, beta1–8, gamma1–16) with their hand locations. Odd indices are diamond, even are box.
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -739,7 +739,7 @@ class AlphabetApi:
     @validate_call
     def list_positions_with_http_info(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -757,7 +757,7 @@ class AlphabetApi:
 
         The 32 positions (alpha1–8, beta1–8, gamma1–16) with their hand locations. Odd indices are diamond, even are box.
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -813,7 +813,7 @@ class AlphabetApi:
     @validate_call
     def list_positions_without_preload_content(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -831,7 +831,7 @@ class AlphabetApi:
 
         The 32 positions (alpha1–8, beta1–8, gamma1–16) with their hand locations. Odd indices are diamond, even are box.
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request

@@ -45,7 +45,7 @@ class BeatsApi:
         self,
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
         add_beat_request: AddBeatRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         if_match: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=64)]], Field(description="The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. ")] = None,
         _request_timeout: Union[
@@ -69,7 +69,7 @@ class BeatsApi:
         :type sequence_id: str
         :param add_beat_request: (required)
         :type add_beat_request: AddBeatRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -141,7 +141,7 @@ class BeatsApi:
         self,
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
         add_beat_request: AddBeatRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         if_match: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=64)]], Field(description="The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. ")] = None,
         _request_timeout: Union[
@@ -165,7 +165,7 @@ class BeatsApi:
         :type sequence_id: str
         :param add_beat_request: (required)
         :type add_beat_request: AddBeatRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -237,7 +237,7 @@ class BeatsApi:
         self,
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
         add_beat_request: AddBeatRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         if_match: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=64)]], Field(description="The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. ")] = None,
         _request_timeout: Union[
@@ -261,7 +261,7 @@ class BeatsApi:
         :type sequence_id: str
         :param add_beat_request: (required)
         :type add_beat_request: AddBeatRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -419,7 +419,7 @@ class BeatsApi:
         self,
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
         beat_number: Annotated[int, Field(le=64, strict=True, ge=1, description="Number of the beat, 1-based (beat 0, the start position, is changed through start-position).")],
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         if_match: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=64)]], Field(description="The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. ")] = None,
         _request_timeout: Union[
             None,
@@ -442,7 +442,7 @@ class BeatsApi:
         :type sequence_id: str
         :param beat_number: Number of the beat, 1-based (beat 0, the start position, is changed through start-position). (required)
         :type beat_number: int
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param if_match: The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. 
         :type if_match: str
@@ -509,7 +509,7 @@ class BeatsApi:
         self,
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
         beat_number: Annotated[int, Field(le=64, strict=True, ge=1, description="Number of the beat, 1-based (beat 0, the start position, is changed through start-position).")],
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         if_match: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=64)]], Field(description="The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. ")] = None,
         _request_timeout: Union[
             None,
@@ -532,7 +532,7 @@ class BeatsApi:
         :type sequence_id: str
         :param beat_number: Number of the beat, 1-based (beat 0, the start position, is changed through start-position). (required)
         :type beat_number: int
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param if_match: The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. 
         :type if_match: str
@@ -599,7 +599,7 @@ class BeatsApi:
         self,
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
         beat_number: Annotated[int, Field(le=64, strict=True, ge=1, description="Number of the beat, 1-based (beat 0, the start position, is changed through start-position).")],
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         if_match: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=64)]], Field(description="The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. ")] = None,
         _request_timeout: Union[
             None,
@@ -622,7 +622,7 @@ class BeatsApi:
         :type sequence_id: str
         :param beat_number: Number of the beat, 1-based (beat 0, the start position, is changed through start-position). (required)
         :type beat_number: int
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param if_match: The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. 
         :type if_match: str
@@ -760,7 +760,7 @@ class BeatsApi:
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
         beat_number: Annotated[int, Field(le=64, strict=True, ge=1, description="Number of the beat, 1-based (beat 0, the start position, is changed through start-position).")],
         beat_update_request: BeatUpdateRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         if_match: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=64)]], Field(description="The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. ")] = None,
         _request_timeout: Union[
             None,
@@ -785,7 +785,7 @@ class BeatsApi:
         :type beat_number: int
         :param beat_update_request: (required)
         :type beat_update_request: BeatUpdateRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param if_match: The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. 
         :type if_match: str
@@ -856,7 +856,7 @@ class BeatsApi:
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
         beat_number: Annotated[int, Field(le=64, strict=True, ge=1, description="Number of the beat, 1-based (beat 0, the start position, is changed through start-position).")],
         beat_update_request: BeatUpdateRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         if_match: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=64)]], Field(description="The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. ")] = None,
         _request_timeout: Union[
             None,
@@ -881,7 +881,7 @@ class BeatsApi:
         :type beat_number: int
         :param beat_update_request: (required)
         :type beat_update_request: BeatUpdateRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param if_match: The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. 
         :type if_match: str
@@ -952,7 +952,7 @@ class BeatsApi:
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
         beat_number: Annotated[int, Field(le=64, strict=True, ge=1, description="Number of the beat, 1-based (beat 0, the start position, is changed through start-position).")],
         beat_update_request: BeatUpdateRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         if_match: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=64)]], Field(description="The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. ")] = None,
         _request_timeout: Union[
             None,
@@ -977,7 +977,7 @@ class BeatsApi:
         :type beat_number: int
         :param beat_update_request: (required)
         :type beat_update_request: BeatUpdateRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param if_match: The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. 
         :type if_match: str

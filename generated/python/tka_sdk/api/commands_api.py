@@ -43,7 +43,7 @@ class CommandsApi:
     @validate_call
     def get_command_history(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         sequence_id: Annotated[Optional[Annotated[str, Field(min_length=36, strict=True, max_length=36)]], Field(description="Only the commands on this sequence (and the undo/redo state for it).")] = None,
         limit: Annotated[Optional[Annotated[int, Field(le=100, strict=True, ge=1)]], Field(description="At most this many entries, the newest ones (the history keeps at most 100 commands).")] = None,
         _request_timeout: Union[
@@ -63,7 +63,7 @@ class CommandsApi:
 
         The commands on the undo and redo stacks, oldest first, with what undo and redo would do next: across all sequences, or with `sequence_id` for that sequence only. 
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param sequence_id: Only the commands on this sequence (and the undo/redo state for it).
         :type sequence_id: str
@@ -126,7 +126,7 @@ class CommandsApi:
     @validate_call
     def get_command_history_with_http_info(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         sequence_id: Annotated[Optional[Annotated[str, Field(min_length=36, strict=True, max_length=36)]], Field(description="Only the commands on this sequence (and the undo/redo state for it).")] = None,
         limit: Annotated[Optional[Annotated[int, Field(le=100, strict=True, ge=1)]], Field(description="At most this many entries, the newest ones (the history keeps at most 100 commands).")] = None,
         _request_timeout: Union[
@@ -146,7 +146,7 @@ class CommandsApi:
 
         The commands on the undo and redo stacks, oldest first, with what undo and redo would do next: across all sequences, or with `sequence_id` for that sequence only. 
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param sequence_id: Only the commands on this sequence (and the undo/redo state for it).
         :type sequence_id: str
@@ -209,7 +209,7 @@ class CommandsApi:
     @validate_call
     def get_command_history_without_preload_content(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         sequence_id: Annotated[Optional[Annotated[str, Field(min_length=36, strict=True, max_length=36)]], Field(description="Only the commands on this sequence (and the undo/redo state for it).")] = None,
         limit: Annotated[Optional[Annotated[int, Field(le=100, strict=True, ge=1)]], Field(description="At most this many entries, the newest ones (the history keeps at most 100 commands).")] = None,
         _request_timeout: Union[
@@ -229,7 +229,7 @@ class CommandsApi:
 
         The commands on the undo and redo stacks, oldest first, with what undo and redo would do next: across all sequences, or with `sequence_id` for that sequence only. 
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param sequence_id: Only the commands on this sequence (and the undo/redo state for it).
         :type sequence_id: str
@@ -363,7 +363,7 @@ class CommandsApi:
     @validate_call
     def redo(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         undo_redo_request: Annotated[Optional[UndoRedoRequest], Field(description="Optional. Without a body (or with `{}`) undo/redo acts on the newest command of any sequence.")] = None,
         _request_timeout: Union[
@@ -383,7 +383,7 @@ class CommandsApi:
 
         Redoes the most recently undone command, across all sequences or, with `sequence_id`, for that sequence only. Nothing to redo is `409` with error_code `nothing_to_redo` (a new command clears the redo stack); a sequence that changed since the undo is `409` with error_code `redo_conflict`. `data` is the sequence after the redo, or null when the redo removed it (redoing a delete). 
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -450,7 +450,7 @@ class CommandsApi:
     @validate_call
     def redo_with_http_info(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         undo_redo_request: Annotated[Optional[UndoRedoRequest], Field(description="Optional. Without a body (or with `{}`) undo/redo acts on the newest command of any sequence.")] = None,
         _request_timeout: Union[
@@ -470,7 +470,7 @@ class CommandsApi:
 
         Redoes the most recently undone command, across all sequences or, with `sequence_id`, for that sequence only. Nothing to redo is `409` with error_code `nothing_to_redo` (a new command clears the redo stack); a sequence that changed since the undo is `409` with error_code `redo_conflict`. `data` is the sequence after the redo, or null when the redo removed it (redoing a delete). 
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -537,7 +537,7 @@ class CommandsApi:
     @validate_call
     def redo_without_preload_content(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         undo_redo_request: Annotated[Optional[UndoRedoRequest], Field(description="Optional. Without a body (or with `{}`) undo/redo acts on the newest command of any sequence.")] = None,
         _request_timeout: Union[
@@ -557,7 +557,7 @@ class CommandsApi:
 
         Redoes the most recently undone command, across all sequences or, with `sequence_id`, for that sequence only. Nothing to redo is `409` with error_code `nothing_to_redo` (a new command clears the redo stack); a sequence that changed since the undo is `409` with error_code `redo_conflict`. `data` is the sequence after the redo, or null when the redo removed it (redoing a delete). 
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -704,7 +704,7 @@ class CommandsApi:
     @validate_call
     def redo_alias(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         undo_redo_request: Annotated[Optional[UndoRedoRequest], Field(description="Optional. Without a body (or with `{}`) undo/redo acts on the newest command of any sequence.")] = None,
         _request_timeout: Union[
@@ -724,7 +724,7 @@ class CommandsApi:
 
         The brief's short form of `POST /api/commands/redo`; same request, same answers.
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -791,7 +791,7 @@ class CommandsApi:
     @validate_call
     def redo_alias_with_http_info(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         undo_redo_request: Annotated[Optional[UndoRedoRequest], Field(description="Optional. Without a body (or with `{}`) undo/redo acts on the newest command of any sequence.")] = None,
         _request_timeout: Union[
@@ -811,7 +811,7 @@ class CommandsApi:
 
         The brief's short form of `POST /api/commands/redo`; same request, same answers.
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -878,7 +878,7 @@ class CommandsApi:
     @validate_call
     def redo_alias_without_preload_content(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         undo_redo_request: Annotated[Optional[UndoRedoRequest], Field(description="Optional. Without a body (or with `{}`) undo/redo acts on the newest command of any sequence.")] = None,
         _request_timeout: Union[
@@ -898,7 +898,7 @@ class CommandsApi:
 
         The brief's short form of `POST /api/commands/redo`; same request, same answers.
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -1045,7 +1045,7 @@ class CommandsApi:
     @validate_call
     def undo(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         undo_redo_request: Annotated[Optional[UndoRedoRequest], Field(description="Optional. Without a body (or with `{}`) undo/redo acts on the newest command of any sequence.")] = None,
         _request_timeout: Union[
@@ -1065,7 +1065,7 @@ class CommandsApi:
 
         Undoes the most recent command that is not undone, across all sequences or, with `sequence_id`, for that sequence only. Nothing to undo is `409` with error_code `nothing_to_undo`; a command whose sequence changed since (outside undo/redo) is `409` with error_code `undo_conflict`. `data` is the sequence after the undo, or null when the undo removed it (undoing a create). 
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -1132,7 +1132,7 @@ class CommandsApi:
     @validate_call
     def undo_with_http_info(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         undo_redo_request: Annotated[Optional[UndoRedoRequest], Field(description="Optional. Without a body (or with `{}`) undo/redo acts on the newest command of any sequence.")] = None,
         _request_timeout: Union[
@@ -1152,7 +1152,7 @@ class CommandsApi:
 
         Undoes the most recent command that is not undone, across all sequences or, with `sequence_id`, for that sequence only. Nothing to undo is `409` with error_code `nothing_to_undo`; a command whose sequence changed since (outside undo/redo) is `409` with error_code `undo_conflict`. `data` is the sequence after the undo, or null when the undo removed it (undoing a create). 
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -1219,7 +1219,7 @@ class CommandsApi:
     @validate_call
     def undo_without_preload_content(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         undo_redo_request: Annotated[Optional[UndoRedoRequest], Field(description="Optional. Without a body (or with `{}`) undo/redo acts on the newest command of any sequence.")] = None,
         _request_timeout: Union[
@@ -1239,7 +1239,7 @@ class CommandsApi:
 
         Undoes the most recent command that is not undone, across all sequences or, with `sequence_id`, for that sequence only. Nothing to undo is `409` with error_code `nothing_to_undo`; a command whose sequence changed since (outside undo/redo) is `409` with error_code `undo_conflict`. `data` is the sequence after the undo, or null when the undo removed it (undoing a create). 
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -1386,7 +1386,7 @@ class CommandsApi:
     @validate_call
     def undo_alias(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         undo_redo_request: Annotated[Optional[UndoRedoRequest], Field(description="Optional. Without a body (or with `{}`) undo/redo acts on the newest command of any sequence.")] = None,
         _request_timeout: Union[
@@ -1406,7 +1406,7 @@ class CommandsApi:
 
         The brief's short form of `POST /api/commands/undo`; same request, same answers.
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -1473,7 +1473,7 @@ class CommandsApi:
     @validate_call
     def undo_alias_with_http_info(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         undo_redo_request: Annotated[Optional[UndoRedoRequest], Field(description="Optional. Without a body (or with `{}`) undo/redo acts on the newest command of any sequence.")] = None,
         _request_timeout: Union[
@@ -1493,7 +1493,7 @@ class CommandsApi:
 
         The brief's short form of `POST /api/commands/undo`; same request, same answers.
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -1560,7 +1560,7 @@ class CommandsApi:
     @validate_call
     def undo_alias_without_preload_content(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         undo_redo_request: Annotated[Optional[UndoRedoRequest], Field(description="Optional. Without a body (or with `{}`) undo/redo acts on the newest command of any sequence.")] = None,
         _request_timeout: Union[
@@ -1580,7 +1580,7 @@ class CommandsApi:
 
         The brief's short form of `POST /api/commands/undo`; same request, same answers.
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str

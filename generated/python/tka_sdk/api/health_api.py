@@ -42,7 +42,7 @@ class HealthApi:
     @validate_call
     def get_health(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -60,7 +60,7 @@ class HealthApi:
 
         Health check in the shape of the IETF \"Health Check Response Format for HTTP APIs\" draft (`application/health+json`), with a `legacy_status` for older dashboards. Answers `200` when `status` is `pass` or `warn` and `503` when it is `fail`. Needs no authentication. 
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -115,7 +115,7 @@ class HealthApi:
     @validate_call
     def get_health_with_http_info(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -133,7 +133,7 @@ class HealthApi:
 
         Health check in the shape of the IETF \"Health Check Response Format for HTTP APIs\" draft (`application/health+json`), with a `legacy_status` for older dashboards. Answers `200` when `status` is `pass` or `warn` and `503` when it is `fail`. Needs no authentication. 
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -188,7 +188,7 @@ class HealthApi:
     @validate_call
     def get_health_without_preload_content(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -206,7 +206,7 @@ class HealthApi:
 
         Health check in the shape of the IETF \"Health Check Response Format for HTTP APIs\" draft (`application/health+json`), with a `legacy_status` for older dashboards. Answers `200` when `status` is `pass` or `warn` and `503` when it is `fail`. Needs no authentication. 
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -322,7 +322,7 @@ class HealthApi:
     @validate_call
     def get_liveness(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -340,7 +340,7 @@ class HealthApi:
 
         Answers `200` while the process can serve requests at all. Checks no dependency. Needs no authentication.
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -395,7 +395,7 @@ class HealthApi:
     @validate_call
     def get_liveness_with_http_info(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -413,7 +413,7 @@ class HealthApi:
 
         Answers `200` while the process can serve requests at all. Checks no dependency. Needs no authentication.
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -468,7 +468,7 @@ class HealthApi:
     @validate_call
     def get_liveness_without_preload_content(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -486,7 +486,7 @@ class HealthApi:
 
         Answers `200` while the process can serve requests at all. Checks no dependency. Needs no authentication.
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -602,7 +602,7 @@ class HealthApi:
     @validate_call
     def get_readiness(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -620,7 +620,7 @@ class HealthApi:
 
         Answers `200` when the service can take traffic (store reachable, migrations applied) and `503` with the same health body when it cannot. Needs no authentication. 
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -675,7 +675,7 @@ class HealthApi:
     @validate_call
     def get_readiness_with_http_info(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -693,7 +693,7 @@ class HealthApi:
 
         Answers `200` when the service can take traffic (store reachable, migrations applied) and `503` with the same health body when it cannot. Needs no authentication. 
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -748,7 +748,7 @@ class HealthApi:
     @validate_call
     def get_readiness_without_preload_content(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -766,7 +766,7 @@ class HealthApi:
 
         Answers `200` when the service can take traffic (store reachable, migrations applied) and `503` with the same health body when it cannot. Needs no authentication. 
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request

@@ -50,7 +50,7 @@ class SequencesApi:
     def create_sequence(
         self,
         create_sequence_request: CreateSequenceRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         _request_timeout: Union[
             None,
@@ -71,7 +71,7 @@ class SequencesApi:
 
         :param create_sequence_request: (required)
         :type create_sequence_request: CreateSequenceRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -136,7 +136,7 @@ class SequencesApi:
     def create_sequence_with_http_info(
         self,
         create_sequence_request: CreateSequenceRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         _request_timeout: Union[
             None,
@@ -157,7 +157,7 @@ class SequencesApi:
 
         :param create_sequence_request: (required)
         :type create_sequence_request: CreateSequenceRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -222,7 +222,7 @@ class SequencesApi:
     def create_sequence_without_preload_content(
         self,
         create_sequence_request: CreateSequenceRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         _request_timeout: Union[
             None,
@@ -243,7 +243,7 @@ class SequencesApi:
 
         :param create_sequence_request: (required)
         :type create_sequence_request: CreateSequenceRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -388,7 +388,7 @@ class SequencesApi:
     def delete_sequence(
         self,
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         if_match: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=64)]], Field(description="The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. ")] = None,
         _request_timeout: Union[
             None,
@@ -409,7 +409,7 @@ class SequencesApi:
 
         :param sequence_id: Id of the sequence (a lowercase UUID v4 string). (required)
         :type sequence_id: str
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param if_match: The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. 
         :type if_match: str
@@ -474,7 +474,7 @@ class SequencesApi:
     def delete_sequence_with_http_info(
         self,
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         if_match: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=64)]], Field(description="The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. ")] = None,
         _request_timeout: Union[
             None,
@@ -495,7 +495,7 @@ class SequencesApi:
 
         :param sequence_id: Id of the sequence (a lowercase UUID v4 string). (required)
         :type sequence_id: str
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param if_match: The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. 
         :type if_match: str
@@ -560,7 +560,7 @@ class SequencesApi:
     def delete_sequence_without_preload_content(
         self,
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         if_match: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=64)]], Field(description="The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. ")] = None,
         _request_timeout: Union[
             None,
@@ -581,7 +581,7 @@ class SequencesApi:
 
         :param sequence_id: Id of the sequence (a lowercase UUID v4 string). (required)
         :type sequence_id: str
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param if_match: The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. 
         :type if_match: str
@@ -713,7 +713,7 @@ class SequencesApi:
     def generate_sequence(
         self,
         generate_sequence_request: GenerateSequenceRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         _request_timeout: Union[
             None,
@@ -734,7 +734,7 @@ class SequencesApi:
 
         :param generate_sequence_request: (required)
         :type generate_sequence_request: GenerateSequenceRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -799,7 +799,7 @@ class SequencesApi:
     def generate_sequence_with_http_info(
         self,
         generate_sequence_request: GenerateSequenceRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         _request_timeout: Union[
             None,
@@ -820,7 +820,7 @@ class SequencesApi:
 
         :param generate_sequence_request: (required)
         :type generate_sequence_request: GenerateSequenceRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -885,7 +885,7 @@ class SequencesApi:
     def generate_sequence_without_preload_content(
         self,
         generate_sequence_request: GenerateSequenceRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
         _request_timeout: Union[
             None,
@@ -906,7 +906,7 @@ class SequencesApi:
 
         :param generate_sequence_request: (required)
         :type generate_sequence_request: GenerateSequenceRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
         :type idempotency_key: str
@@ -1050,7 +1050,7 @@ class SequencesApi:
     @validate_call
     def get_current_sequence(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1068,7 +1068,7 @@ class SequencesApi:
 
         The sequence the workbench is editing. `data` is null when no sequence is current.
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -1124,7 +1124,7 @@ class SequencesApi:
     @validate_call
     def get_current_sequence_with_http_info(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1142,7 +1142,7 @@ class SequencesApi:
 
         The sequence the workbench is editing. `data` is null when no sequence is current.
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -1198,7 +1198,7 @@ class SequencesApi:
     @validate_call
     def get_current_sequence_without_preload_content(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1216,7 +1216,7 @@ class SequencesApi:
 
         The sequence the workbench is editing. `data` is null when no sequence is current.
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -1334,7 +1334,7 @@ class SequencesApi:
     def get_sequence(
         self,
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1354,7 +1354,7 @@ class SequencesApi:
 
         :param sequence_id: Id of the sequence (a lowercase UUID v4 string). (required)
         :type sequence_id: str
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -1413,7 +1413,7 @@ class SequencesApi:
     def get_sequence_with_http_info(
         self,
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1433,7 +1433,7 @@ class SequencesApi:
 
         :param sequence_id: Id of the sequence (a lowercase UUID v4 string). (required)
         :type sequence_id: str
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -1492,7 +1492,7 @@ class SequencesApi:
     def get_sequence_without_preload_content(
         self,
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1512,7 +1512,7 @@ class SequencesApi:
 
         :param sequence_id: Id of the sequence (a lowercase UUID v4 string). (required)
         :type sequence_id: str
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -1634,7 +1634,7 @@ class SequencesApi:
     @validate_call
     def list_sequences(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         page: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=1)]], Field(description="Page to return, 1-based.")] = None,
         page_size: Annotated[Optional[Annotated[int, Field(le=100, strict=True, ge=1)]], Field(description="Sequences per page.")] = None,
         _request_timeout: Union[
@@ -1654,7 +1654,7 @@ class SequencesApi:
 
         All stored sequences, newest first, one page at a time.
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param page: Page to return, 1-based.
         :type page: int
@@ -1716,7 +1716,7 @@ class SequencesApi:
     @validate_call
     def list_sequences_with_http_info(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         page: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=1)]], Field(description="Page to return, 1-based.")] = None,
         page_size: Annotated[Optional[Annotated[int, Field(le=100, strict=True, ge=1)]], Field(description="Sequences per page.")] = None,
         _request_timeout: Union[
@@ -1736,7 +1736,7 @@ class SequencesApi:
 
         All stored sequences, newest first, one page at a time.
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param page: Page to return, 1-based.
         :type page: int
@@ -1798,7 +1798,7 @@ class SequencesApi:
     @validate_call
     def list_sequences_without_preload_content(
         self,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         page: Annotated[Optional[Annotated[int, Field(le=2147483647, strict=True, ge=1)]], Field(description="Page to return, 1-based.")] = None,
         page_size: Annotated[Optional[Annotated[int, Field(le=100, strict=True, ge=1)]], Field(description="Sequences per page.")] = None,
         _request_timeout: Union[
@@ -1818,7 +1818,7 @@ class SequencesApi:
 
         All stored sequences, newest first, one page at a time.
 
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param page: Page to return, 1-based.
         :type page: int
@@ -1952,7 +1952,7 @@ class SequencesApi:
     def set_current_sequence(
         self,
         current_sequence_request: CurrentSequenceRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -1972,7 +1972,7 @@ class SequencesApi:
 
         :param current_sequence_request: (required)
         :type current_sequence_request: CurrentSequenceRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -2035,7 +2035,7 @@ class SequencesApi:
     def set_current_sequence_with_http_info(
         self,
         current_sequence_request: CurrentSequenceRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2055,7 +2055,7 @@ class SequencesApi:
 
         :param current_sequence_request: (required)
         :type current_sequence_request: CurrentSequenceRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -2118,7 +2118,7 @@ class SequencesApi:
     def set_current_sequence_without_preload_content(
         self,
         current_sequence_request: CurrentSequenceRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -2138,7 +2138,7 @@ class SequencesApi:
 
         :param current_sequence_request: (required)
         :type current_sequence_request: CurrentSequenceRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -2279,7 +2279,7 @@ class SequencesApi:
         self,
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
         start_position_request: StartPositionRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         if_match: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=64)]], Field(description="The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. ")] = None,
         _request_timeout: Union[
             None,
@@ -2302,7 +2302,7 @@ class SequencesApi:
         :type sequence_id: str
         :param start_position_request: (required)
         :type start_position_request: StartPositionRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param if_match: The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. 
         :type if_match: str
@@ -2371,7 +2371,7 @@ class SequencesApi:
         self,
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
         start_position_request: StartPositionRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         if_match: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=64)]], Field(description="The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. ")] = None,
         _request_timeout: Union[
             None,
@@ -2394,7 +2394,7 @@ class SequencesApi:
         :type sequence_id: str
         :param start_position_request: (required)
         :type start_position_request: StartPositionRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param if_match: The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. 
         :type if_match: str
@@ -2463,7 +2463,7 @@ class SequencesApi:
         self,
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
         start_position_request: StartPositionRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         if_match: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=64)]], Field(description="The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. ")] = None,
         _request_timeout: Union[
             None,
@@ -2486,7 +2486,7 @@ class SequencesApi:
         :type sequence_id: str
         :param start_position_request: (required)
         :type start_position_request: StartPositionRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param if_match: The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. 
         :type if_match: str
@@ -2638,7 +2638,7 @@ class SequencesApi:
         self,
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
         update_sequence_request: UpdateSequenceRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         if_match: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=64)]], Field(description="The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. ")] = None,
         _request_timeout: Union[
             None,
@@ -2661,7 +2661,7 @@ class SequencesApi:
         :type sequence_id: str
         :param update_sequence_request: (required)
         :type update_sequence_request: UpdateSequenceRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param if_match: The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. 
         :type if_match: str
@@ -2730,7 +2730,7 @@ class SequencesApi:
         self,
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
         update_sequence_request: UpdateSequenceRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         if_match: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=64)]], Field(description="The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. ")] = None,
         _request_timeout: Union[
             None,
@@ -2753,7 +2753,7 @@ class SequencesApi:
         :type sequence_id: str
         :param update_sequence_request: (required)
         :type update_sequence_request: UpdateSequenceRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param if_match: The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. 
         :type if_match: str
@@ -2822,7 +2822,7 @@ class SequencesApi:
         self,
         sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
         update_sequence_request: UpdateSequenceRequest,
-        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.")] = None,
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         if_match: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=64)]], Field(description="The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. ")] = None,
         _request_timeout: Union[
             None,
@@ -2845,7 +2845,7 @@ class SequencesApi:
         :type sequence_id: str
         :param update_sequence_request: (required)
         :type update_sequence_request: UpdateSequenceRequest
-        :param x_request_id: Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
         :type x_request_id: str
         :param if_match: The `ETag` of the sequence from an earlier read, quoted as sent (`\"3\"`), or a list of them (`\"3\", \"4\"`), compared as RFC 9110 says (strongly: a weak tag `W/\"3\"` never matches). When it names none of the sequence's current version the write is refused with `412` (error_code `precondition_failed`) and nothing changes; a value that is not a list of entity tags (`3` without quotes, say) is `400`. `*`, or no If-Match, applies the write to whatever version is current. 
         :type if_match: str

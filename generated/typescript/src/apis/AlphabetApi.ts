@@ -45,7 +45,9 @@ export interface IdentifyPictographRequest {
      */
     identifyRequest: IdentifyRequest;
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
     /**
@@ -62,14 +64,18 @@ export interface IdentifyPictographRequest {
 
 export interface ListLettersRequest {
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
 }
 
 export interface ListPositionsRequest {
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
 }
@@ -84,7 +90,7 @@ export interface AlphabetApiInterface {
     /**
      * Creates request options for identifyPictograph without sending the request
      * @param {IdentifyRequest} identifyRequest 
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @throws {RequiredError}
      * @memberof AlphabetApiInterface
@@ -95,7 +101,7 @@ export interface AlphabetApiInterface {
      * Names the letter a blue and a red motion make, with its type, positions, timing and direction. Stores nothing. Floats count as the shift they replace; two statics make the static letter of their position (α, β or Γ). Motions that make no letter are `422` with error_code `no_letter_fits`. 
      * @summary Identify the letter of two motions
      * @param {IdentifyRequest} identifyRequest 
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
@@ -111,7 +117,7 @@ export interface AlphabetApiInterface {
 
     /**
      * Creates request options for listLetters without sending the request
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @throws {RequiredError}
      * @memberof AlphabetApiInterface
      */
@@ -120,7 +126,7 @@ export interface AlphabetApiInterface {
     /**
      * The 47 letters of the alphabet with their types (Type1 dual-shift … Type6 static).
      * @summary List the letters
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof AlphabetApiInterface
@@ -135,7 +141,7 @@ export interface AlphabetApiInterface {
 
     /**
      * Creates request options for listPositions without sending the request
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @throws {RequiredError}
      * @memberof AlphabetApiInterface
      */
@@ -144,7 +150,7 @@ export interface AlphabetApiInterface {
     /**
      * The 32 positions (alpha1–8, beta1–8, gamma1–16) with their hand locations. Odd indices are diamond, even are box.
      * @summary List the positions
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof AlphabetApiInterface

@@ -44,7 +44,9 @@ export interface AddBeatOperationRequest {
      */
     addBeatRequest: AddBeatRequest;
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
     /**
@@ -79,7 +81,9 @@ export interface RemoveBeatRequest {
      */
     beatNumber: number;
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
     /**
@@ -108,7 +112,9 @@ export interface UpdateBeatRequest {
      */
     beatUpdateRequest: BeatUpdateRequest;
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
     /**
@@ -134,7 +140,7 @@ export interface BeatsApiInterface {
      * Creates request options for addBeat without sending the request
      * @param {string} sequenceId Id of the sequence (a lowercase UUID v4 string).
      * @param {AddBeatRequest} addBeatRequest 
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current. 
      * @throws {RequiredError}
@@ -147,7 +153,7 @@ export interface BeatsApiInterface {
      * @summary Add a beat
      * @param {string} sequenceId Id of the sequence (a lowercase UUID v4 string).
      * @param {AddBeatRequest} addBeatRequest 
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current. 
      * @param {*} [options] Override http request option.
@@ -166,7 +172,7 @@ export interface BeatsApiInterface {
      * Creates request options for removeBeat without sending the request
      * @param {string} sequenceId Id of the sequence (a lowercase UUID v4 string).
      * @param {number} beatNumber Number of the beat, 1-based (beat 0, the start position, is changed through start-position).
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current. 
      * @throws {RequiredError}
      * @memberof BeatsApiInterface
@@ -178,7 +184,7 @@ export interface BeatsApiInterface {
      * @summary Remove a beat
      * @param {string} sequenceId Id of the sequence (a lowercase UUID v4 string).
      * @param {number} beatNumber Number of the beat, 1-based (beat 0, the start position, is changed through start-position).
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
@@ -197,7 +203,7 @@ export interface BeatsApiInterface {
      * @param {string} sequenceId Id of the sequence (a lowercase UUID v4 string).
      * @param {number} beatNumber Number of the beat, 1-based (beat 0, the start position, is changed through start-position).
      * @param {BeatUpdateRequest} beatUpdateRequest 
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current. 
      * @throws {RequiredError}
      * @memberof BeatsApiInterface
@@ -210,7 +216,7 @@ export interface BeatsApiInterface {
      * @param {string} sequenceId Id of the sequence (a lowercase UUID v4 string).
      * @param {number} beatNumber Number of the beat, 1-based (beat 0, the start position, is changed through start-position).
      * @param {BeatUpdateRequest} beatUpdateRequest 
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}

@@ -36,7 +36,9 @@ import {
 
 export interface GetCommandHistoryRequest {
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
     /**
@@ -51,7 +53,9 @@ export interface GetCommandHistoryRequest {
 
 export interface RedoRequest {
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
     /**
@@ -72,7 +76,9 @@ export interface RedoRequest {
 
 export interface RedoAliasRequest {
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
     /**
@@ -93,7 +99,9 @@ export interface RedoAliasRequest {
 
 export interface UndoRequest {
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
     /**
@@ -114,7 +122,9 @@ export interface UndoRequest {
 
 export interface UndoAliasRequest {
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
     /**
@@ -142,7 +152,7 @@ export interface UndoAliasRequest {
 export interface CommandsApiInterface {
     /**
      * Creates request options for getCommandHistory without sending the request
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [sequenceId] Only the commands on this sequence (and the undo/redo state for it).
      * @param {number} [limit] At most this many entries, the newest ones (the history keeps at most 100 commands).
      * @throws {RequiredError}
@@ -153,7 +163,7 @@ export interface CommandsApiInterface {
     /**
      * The commands on the undo and redo stacks, oldest first, with what undo and redo would do next: across all sequences, or with `sequence_id` for that sequence only. 
      * @summary Command history
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [sequenceId] Only the commands on this sequence (and the undo/redo state for it).
      * @param {number} [limit] At most this many entries, the newest ones (the history keeps at most 100 commands).
      * @param {*} [options] Override http request option.
@@ -170,7 +180,7 @@ export interface CommandsApiInterface {
 
     /**
      * Creates request options for redo without sending the request
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {UndoRedoRequest} [undoRedoRequest] Optional. Without a body (or with &#x60;{}&#x60;) undo/redo acts on the newest command of any sequence.
      * @throws {RequiredError}
@@ -181,7 +191,7 @@ export interface CommandsApiInterface {
     /**
      * Redoes the most recently undone command, across all sequences or, with `sequence_id`, for that sequence only. Nothing to redo is `409` with error_code `nothing_to_redo` (a new command clears the redo stack); a sequence that changed since the undo is `409` with error_code `redo_conflict`. `data` is the sequence after the redo, or null when the redo removed it (redoing a delete). 
      * @summary Redo the last undone command
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {UndoRedoRequest} [undoRedoRequest] Optional. Without a body (or with &#x60;{}&#x60;) undo/redo acts on the newest command of any sequence.
      * @param {*} [options] Override http request option.
@@ -198,7 +208,7 @@ export interface CommandsApiInterface {
 
     /**
      * Creates request options for redoAlias without sending the request
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {UndoRedoRequest} [undoRedoRequest] Optional. Without a body (or with &#x60;{}&#x60;) undo/redo acts on the newest command of any sequence.
      * @throws {RequiredError}
@@ -209,7 +219,7 @@ export interface CommandsApiInterface {
     /**
      * The brief\'s short form of `POST /api/commands/redo`; same request, same answers.
      * @summary Redo (short form)
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {UndoRedoRequest} [undoRedoRequest] Optional. Without a body (or with &#x60;{}&#x60;) undo/redo acts on the newest command of any sequence.
      * @param {*} [options] Override http request option.
@@ -226,7 +236,7 @@ export interface CommandsApiInterface {
 
     /**
      * Creates request options for undo without sending the request
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {UndoRedoRequest} [undoRedoRequest] Optional. Without a body (or with &#x60;{}&#x60;) undo/redo acts on the newest command of any sequence.
      * @throws {RequiredError}
@@ -237,7 +247,7 @@ export interface CommandsApiInterface {
     /**
      * Undoes the most recent command that is not undone, across all sequences or, with `sequence_id`, for that sequence only. Nothing to undo is `409` with error_code `nothing_to_undo`; a command whose sequence changed since (outside undo/redo) is `409` with error_code `undo_conflict`. `data` is the sequence after the undo, or null when the undo removed it (undoing a create). 
      * @summary Undo the last command
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {UndoRedoRequest} [undoRedoRequest] Optional. Without a body (or with &#x60;{}&#x60;) undo/redo acts on the newest command of any sequence.
      * @param {*} [options] Override http request option.
@@ -254,7 +264,7 @@ export interface CommandsApiInterface {
 
     /**
      * Creates request options for undoAlias without sending the request
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {UndoRedoRequest} [undoRedoRequest] Optional. Without a body (or with &#x60;{}&#x60;) undo/redo acts on the newest command of any sequence.
      * @throws {RequiredError}
@@ -265,7 +275,7 @@ export interface CommandsApiInterface {
     /**
      * The brief\'s short form of `POST /api/commands/undo`; same request, same answers.
      * @summary Undo (short form)
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {UndoRedoRequest} [undoRedoRequest] Optional. Without a body (or with &#x60;{}&#x60;) undo/redo acts on the newest command of any sequence.
      * @param {*} [options] Override http request option.

@@ -26,7 +26,9 @@ import {
 
 export interface GetWebsocketStatsRequest {
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
 }
@@ -40,7 +42,7 @@ export interface GetWebsocketStatsRequest {
 export interface EventsApiInterface {
     /**
      * Creates request options for getWebsocketStats without sending the request
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @throws {RequiredError}
      * @memberof EventsApiInterface
      */
@@ -49,7 +51,7 @@ export interface EventsApiInterface {
     /**
      * Every open event-stream connection (`/ws`, see `asyncapi.yaml`) on every worker of this server: who is connected since when, what it filters, how far it has been delivered. Each worker publishes its list twice a second, so the answer may lag by up to half a second. `scope` is `worker` when the server was not started by `tka serve` and only the answering worker could be counted. 
      * @summary WebSocket connection statistics
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof EventsApiInterface

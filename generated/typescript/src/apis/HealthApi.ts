@@ -31,21 +31,27 @@ import {
 
 export interface GetHealthRequest {
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
 }
 
 export interface GetLivenessRequest {
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
 }
 
 export interface GetReadinessRequest {
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
 }
@@ -59,7 +65,7 @@ export interface GetReadinessRequest {
 export interface HealthApiInterface {
     /**
      * Creates request options for getHealth without sending the request
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @throws {RequiredError}
      * @memberof HealthApiInterface
      */
@@ -68,7 +74,7 @@ export interface HealthApiInterface {
     /**
      * Health check in the shape of the IETF \"Health Check Response Format for HTTP APIs\" draft (`application/health+json`), with a `legacy_status` for older dashboards. Answers `200` when `status` is `pass` or `warn` and `503` when it is `fail`. Needs no authentication. 
      * @summary Health of the service and its dependencies
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof HealthApiInterface
@@ -83,7 +89,7 @@ export interface HealthApiInterface {
 
     /**
      * Creates request options for getLiveness without sending the request
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @throws {RequiredError}
      * @memberof HealthApiInterface
      */
@@ -92,7 +98,7 @@ export interface HealthApiInterface {
     /**
      * Answers `200` while the process can serve requests at all. Checks no dependency. Needs no authentication.
      * @summary Liveness probe
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof HealthApiInterface
@@ -107,7 +113,7 @@ export interface HealthApiInterface {
 
     /**
      * Creates request options for getReadiness without sending the request
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @throws {RequiredError}
      * @memberof HealthApiInterface
      */
@@ -116,7 +122,7 @@ export interface HealthApiInterface {
     /**
      * Answers `200` when the service can take traffic (store reachable, migrations applied) and `503` with the same health body when it cannot. Needs no authentication. 
      * @summary Readiness probe
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof HealthApiInterface

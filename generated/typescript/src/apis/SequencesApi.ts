@@ -70,7 +70,9 @@ export interface CreateSequenceOperationRequest {
      */
     createSequenceRequest: CreateSequenceRequest;
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
     /**
@@ -91,7 +93,9 @@ export interface DeleteSequenceRequest {
      */
     sequenceId: string;
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
     /**
@@ -112,7 +116,9 @@ export interface GenerateSequenceOperationRequest {
      */
     generateSequenceRequest: GenerateSequenceRequest;
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
     /**
@@ -129,7 +135,9 @@ export interface GenerateSequenceOperationRequest {
 
 export interface GetCurrentSequenceRequest {
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
 }
@@ -140,14 +148,18 @@ export interface GetSequenceRequest {
      */
     sequenceId: string;
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
 }
 
 export interface ListSequencesRequest {
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
     /**
@@ -166,7 +178,9 @@ export interface SetCurrentSequenceRequest {
      */
     currentSequenceRequest: CurrentSequenceRequest;
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
 }
@@ -181,7 +195,9 @@ export interface SetStartPositionRequest {
      */
     startPositionRequest: StartPositionRequest;
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
     /**
@@ -206,7 +222,9 @@ export interface UpdateSequenceOperationRequest {
      */
     updateSequenceRequest: UpdateSequenceRequest;
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
     /**
@@ -231,7 +249,7 @@ export interface SequencesApiInterface {
     /**
      * Creates request options for createSequence without sending the request
      * @param {CreateSequenceRequest} createSequenceRequest 
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @throws {RequiredError}
      * @memberof SequencesApiInterface
@@ -242,7 +260,7 @@ export interface SequencesApiInterface {
      * Creates a sequence (an undoable command). Give `length` for that many blank placeholder beats, or `beats` for real beats, not both (`422`). Beats must continue each other (position and orientation continuity) or the request is `422`. 
      * @summary Create a sequence
      * @param {CreateSequenceRequest} createSequenceRequest 
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
@@ -259,7 +277,7 @@ export interface SequencesApiInterface {
     /**
      * Creates request options for deleteSequence without sending the request
      * @param {string} sequenceId Id of the sequence (a lowercase UUID v4 string).
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current. 
      * @throws {RequiredError}
      * @memberof SequencesApiInterface
@@ -270,7 +288,7 @@ export interface SequencesApiInterface {
      * Deletes a sequence (an undoable command). `data` is the sequence as it was when deleted.
      * @summary Delete a sequence
      * @param {string} sequenceId Id of the sequence (a lowercase UUID v4 string).
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
@@ -287,7 +305,7 @@ export interface SequencesApiInterface {
     /**
      * Creates request options for generateSequence without sending the request
      * @param {GenerateSequenceRequest} generateSequenceRequest 
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @throws {RequiredError}
      * @memberof SequencesApiInterface
@@ -298,7 +316,7 @@ export interface SequencesApiInterface {
      * Generates and stores a freeform sequence of `length` beats from `start_position`, every beat continuing the previous one (an undoable command). The same `seed` with the same inputs generates the same beats. 
      * @summary Generate a random sequence
      * @param {GenerateSequenceRequest} generateSequenceRequest 
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
@@ -314,7 +332,7 @@ export interface SequencesApiInterface {
 
     /**
      * Creates request options for getCurrentSequence without sending the request
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @throws {RequiredError}
      * @memberof SequencesApiInterface
      */
@@ -323,7 +341,7 @@ export interface SequencesApiInterface {
     /**
      * The sequence the workbench is editing. `data` is null when no sequence is current.
      * @summary Get the current sequence
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof SequencesApiInterface
@@ -339,7 +357,7 @@ export interface SequencesApiInterface {
     /**
      * Creates request options for getSequence without sending the request
      * @param {string} sequenceId Id of the sequence (a lowercase UUID v4 string).
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @throws {RequiredError}
      * @memberof SequencesApiInterface
      */
@@ -349,7 +367,7 @@ export interface SequencesApiInterface {
      * The sequence with its beats. The `ETag` is its version, to send back as `If-Match`.
      * @summary Get a sequence
      * @param {string} sequenceId Id of the sequence (a lowercase UUID v4 string).
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof SequencesApiInterface
@@ -364,7 +382,7 @@ export interface SequencesApiInterface {
 
     /**
      * Creates request options for listSequences without sending the request
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {number} [page] Page to return, 1-based.
      * @param {number} [pageSize] Sequences per page.
      * @throws {RequiredError}
@@ -375,7 +393,7 @@ export interface SequencesApiInterface {
     /**
      * All stored sequences, newest first, one page at a time.
      * @summary List sequences
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {number} [page] Page to return, 1-based.
      * @param {number} [pageSize] Sequences per page.
      * @param {*} [options] Override http request option.
@@ -393,7 +411,7 @@ export interface SequencesApiInterface {
     /**
      * Creates request options for setCurrentSequence without sending the request
      * @param {CurrentSequenceRequest} currentSequenceRequest 
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @throws {RequiredError}
      * @memberof SequencesApiInterface
      */
@@ -403,7 +421,7 @@ export interface SequencesApiInterface {
      * Selects the sequence the workbench edits. Changes no sequence, so it takes no `If-Match` and is not undoable.
      * @summary Make a sequence the current one
      * @param {CurrentSequenceRequest} currentSequenceRequest 
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof SequencesApiInterface
@@ -420,7 +438,7 @@ export interface SequencesApiInterface {
      * Creates request options for setStartPosition without sending the request
      * @param {string} sequenceId Id of the sequence (a lowercase UUID v4 string).
      * @param {StartPositionRequest} startPositionRequest 
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current. 
      * @throws {RequiredError}
      * @memberof SequencesApiInterface
@@ -432,7 +450,7 @@ export interface SequencesApiInterface {
      * @summary Set the start position
      * @param {string} sequenceId Id of the sequence (a lowercase UUID v4 string).
      * @param {StartPositionRequest} startPositionRequest 
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
@@ -450,7 +468,7 @@ export interface SequencesApiInterface {
      * Creates request options for updateSequence without sending the request
      * @param {string} sequenceId Id of the sequence (a lowercase UUID v4 string).
      * @param {UpdateSequenceRequest} updateSequenceRequest 
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current. 
      * @throws {RequiredError}
      * @memberof SequencesApiInterface
@@ -462,7 +480,7 @@ export interface SequencesApiInterface {
      * @summary Update a sequence
      * @param {string} sequenceId Id of the sequence (a lowercase UUID v4 string).
      * @param {UpdateSequenceRequest} updateSequenceRequest 
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [ifMatch] The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence\&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}

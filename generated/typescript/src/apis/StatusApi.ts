@@ -26,7 +26,9 @@ import {
 
 export interface GetStatusRequest {
     /**
-     * Id for this request, echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent.
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
      */
     xRequestID?: string;
 }
@@ -40,7 +42,7 @@ export interface GetStatusRequest {
 export interface StatusApiInterface {
     /**
      * Creates request options for getStatus without sending the request
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @throws {RequiredError}
      * @memberof StatusApiInterface
      */
@@ -49,7 +51,7 @@ export interface StatusApiInterface {
     /**
      * Whether the service runs, its version, uptime and store. Answers without the envelope.
      * @summary Service status
-     * @param {string} [xRequestID] Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof StatusApiInterface

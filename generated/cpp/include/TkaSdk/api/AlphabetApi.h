@@ -52,7 +52,7 @@ public:
     /// Names the letter a blue and a red motion make, with its type, positions, timing and direction. Stores nothing. Floats count as the shift they replace; two statics make the static letter of their position (α, β or Γ). Motions that make no letter are &#x60;422&#x60; with error_code &#x60;no_letter_fits&#x60;. 
     /// </remarks>
     /// <param name="identifyRequest"></param>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="idempotencyKey">Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     pplx::task<std::shared_ptr<IdentifyResponse>> identifyPictograph(
         std::shared_ptr<IdentifyRequest> identifyRequest,
@@ -65,7 +65,7 @@ public:
     /// <remarks>
     /// The 47 letters of the alphabet with their types (Type1 dual-shift … Type6 static).
     /// </remarks>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     pplx::task<std::shared_ptr<LetterListResponse>> listLetters(
         boost::optional<utility::string_t> xRequestID
     ) const;
@@ -75,7 +75,7 @@ public:
     /// <remarks>
     /// The 32 positions (alpha1–8, beta1–8, gamma1–16) with their hand locations. Odd indices are diamond, even are box.
     /// </remarks>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     pplx::task<std::shared_ptr<PositionListResponse>> listPositions(
         boost::optional<utility::string_t> xRequestID
     ) const;

@@ -52,7 +52,7 @@ public:
     /// </remarks>
     /// <param name="sequenceId">Id of the sequence (a lowercase UUID v4 string).</param>
     /// <param name="addBeatRequest"></param>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="idempotencyKey">Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="ifMatch">The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     pplx::task<std::shared_ptr<CommandResponse>> addBeat(
@@ -70,7 +70,7 @@ public:
     /// </remarks>
     /// <param name="sequenceId">Id of the sequence (a lowercase UUID v4 string).</param>
     /// <param name="beatNumber">Number of the beat, 1-based (beat 0, the start position, is changed through start-position).</param>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="ifMatch">The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     pplx::task<std::shared_ptr<CommandResponse>> removeBeat(
         utility::string_t sequenceId,
@@ -87,7 +87,7 @@ public:
     /// <param name="sequenceId">Id of the sequence (a lowercase UUID v4 string).</param>
     /// <param name="beatNumber">Number of the beat, 1-based (beat 0, the start position, is changed through start-position).</param>
     /// <param name="beatUpdateRequest"></param>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="ifMatch">The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     pplx::task<std::shared_ptr<CommandResponse>> updateBeat(
         utility::string_t sequenceId,

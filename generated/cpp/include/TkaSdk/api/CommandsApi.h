@@ -50,7 +50,7 @@ public:
     /// <remarks>
     /// The commands on the undo and redo stacks, oldest first, with what undo and redo would do next: across all sequences, or with &#x60;sequence_id&#x60; for that sequence only. 
     /// </remarks>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="sequenceId">Only the commands on this sequence (and the undo/redo state for it). (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="limit">At most this many entries, the newest ones (the history keeps at most 100 commands). (optional, default to 0)</param>
     pplx::task<std::shared_ptr<HistoryResponse>> getCommandHistory(
@@ -64,7 +64,7 @@ public:
     /// <remarks>
     /// Redoes the most recently undone command, across all sequences or, with &#x60;sequence_id&#x60;, for that sequence only. Nothing to redo is &#x60;409&#x60; with error_code &#x60;nothing_to_redo&#x60; (a new command clears the redo stack); a sequence that changed since the undo is &#x60;409&#x60; with error_code &#x60;redo_conflict&#x60;. &#x60;data&#x60; is the sequence after the redo, or null when the redo removed it (redoing a delete). 
     /// </remarks>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="idempotencyKey">Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="undoRedoRequest">Optional. Without a body (or with &#x60;{}&#x60;) undo/redo acts on the newest command of any sequence. (optional)</param>
     pplx::task<std::shared_ptr<CommandResponse>> redo(
@@ -78,7 +78,7 @@ public:
     /// <remarks>
     /// The brief&#39;s short form of &#x60;POST /api/commands/redo&#x60;; same request, same answers.
     /// </remarks>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="idempotencyKey">Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="undoRedoRequest">Optional. Without a body (or with &#x60;{}&#x60;) undo/redo acts on the newest command of any sequence. (optional)</param>
     pplx::task<std::shared_ptr<CommandResponse>> redoAlias(
@@ -92,7 +92,7 @@ public:
     /// <remarks>
     /// Undoes the most recent command that is not undone, across all sequences or, with &#x60;sequence_id&#x60;, for that sequence only. Nothing to undo is &#x60;409&#x60; with error_code &#x60;nothing_to_undo&#x60;; a command whose sequence changed since (outside undo/redo) is &#x60;409&#x60; with error_code &#x60;undo_conflict&#x60;. &#x60;data&#x60; is the sequence after the undo, or null when the undo removed it (undoing a create). 
     /// </remarks>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="idempotencyKey">Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="undoRedoRequest">Optional. Without a body (or with &#x60;{}&#x60;) undo/redo acts on the newest command of any sequence. (optional)</param>
     pplx::task<std::shared_ptr<CommandResponse>> undo(
@@ -106,7 +106,7 @@ public:
     /// <remarks>
     /// The brief&#39;s short form of &#x60;POST /api/commands/undo&#x60;; same request, same answers.
     /// </remarks>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="idempotencyKey">Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="undoRedoRequest">Optional. Without a body (or with &#x60;{}&#x60;) undo/redo acts on the newest command of any sequence. (optional)</param>
     pplx::task<std::shared_ptr<CommandResponse>> undoAlias(

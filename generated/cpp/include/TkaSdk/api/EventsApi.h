@@ -48,7 +48,7 @@ public:
     /// <remarks>
     /// Every open event-stream connection (&#x60;/ws&#x60;, see &#x60;asyncapi.yaml&#x60;) on every worker of this server: who is connected since when, what it filters, how far it has been delivered. Each worker publishes its list twice a second, so the answer may lag by up to half a second. &#x60;scope&#x60; is &#x60;worker&#x60; when the server was not started by &#x60;tka serve&#x60; and only the answering worker could be counted. 
     /// </remarks>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     pplx::task<std::shared_ptr<WebsocketStatsResponse>> getWebsocketStats(
         boost::optional<utility::string_t> xRequestID
     ) const;

@@ -49,7 +49,7 @@ public:
     /// <remarks>
     /// Health check in the shape of the IETF \&quot;Health Check Response Format for HTTP APIs\&quot; draft (&#x60;application/health+json&#x60;), with a &#x60;legacy_status&#x60; for older dashboards. Answers &#x60;200&#x60; when &#x60;status&#x60; is &#x60;pass&#x60; or &#x60;warn&#x60; and &#x60;503&#x60; when it is &#x60;fail&#x60;. Needs no authentication. 
     /// </remarks>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     pplx::task<std::shared_ptr<Health>> getHealth(
         boost::optional<utility::string_t> xRequestID
     ) const;
@@ -59,7 +59,7 @@ public:
     /// <remarks>
     /// Answers &#x60;200&#x60; while the process can serve requests at all. Checks no dependency. Needs no authentication.
     /// </remarks>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     pplx::task<std::shared_ptr<Liveness>> getLiveness(
         boost::optional<utility::string_t> xRequestID
     ) const;
@@ -69,7 +69,7 @@ public:
     /// <remarks>
     /// Answers &#x60;200&#x60; when the service can take traffic (store reachable, migrations applied) and &#x60;503&#x60; with the same health body when it cannot. Needs no authentication. 
     /// </remarks>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     pplx::task<std::shared_ptr<Health>> getReadiness(
         boost::optional<utility::string_t> xRequestID
     ) const;

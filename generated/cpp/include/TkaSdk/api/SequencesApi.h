@@ -57,7 +57,7 @@ public:
     /// Creates a sequence (an undoable command). Give &#x60;length&#x60; for that many blank placeholder beats, or &#x60;beats&#x60; for real beats, not both (&#x60;422&#x60;). Beats must continue each other (position and orientation continuity) or the request is &#x60;422&#x60;. 
     /// </remarks>
     /// <param name="createSequenceRequest"></param>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="idempotencyKey">Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     pplx::task<std::shared_ptr<CommandResponse>> createSequence(
         std::shared_ptr<CreateSequenceRequest> createSequenceRequest,
@@ -71,7 +71,7 @@ public:
     /// Deletes a sequence (an undoable command). &#x60;data&#x60; is the sequence as it was when deleted.
     /// </remarks>
     /// <param name="sequenceId">Id of the sequence (a lowercase UUID v4 string).</param>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="ifMatch">The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     pplx::task<std::shared_ptr<CommandResponse>> deleteSequence(
         utility::string_t sequenceId,
@@ -85,7 +85,7 @@ public:
     /// Generates and stores a freeform sequence of &#x60;length&#x60; beats from &#x60;start_position&#x60;, every beat continuing the previous one (an undoable command). The same &#x60;seed&#x60; with the same inputs generates the same beats. 
     /// </remarks>
     /// <param name="generateSequenceRequest"></param>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="idempotencyKey">Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     pplx::task<std::shared_ptr<CommandResponse>> generateSequence(
         std::shared_ptr<GenerateSequenceRequest> generateSequenceRequest,
@@ -98,7 +98,7 @@ public:
     /// <remarks>
     /// The sequence the workbench is editing. &#x60;data&#x60; is null when no sequence is current.
     /// </remarks>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     pplx::task<std::shared_ptr<CurrentSequenceResponse>> getCurrentSequence(
         boost::optional<utility::string_t> xRequestID
     ) const;
@@ -109,7 +109,7 @@ public:
     /// The sequence with its beats. The &#x60;ETag&#x60; is its version, to send back as &#x60;If-Match&#x60;.
     /// </remarks>
     /// <param name="sequenceId">Id of the sequence (a lowercase UUID v4 string).</param>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     pplx::task<std::shared_ptr<SequenceResponse>> getSequence(
         utility::string_t sequenceId,
         boost::optional<utility::string_t> xRequestID
@@ -120,7 +120,7 @@ public:
     /// <remarks>
     /// All stored sequences, newest first, one page at a time.
     /// </remarks>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="page">Page to return, 1-based. (optional, default to 0)</param>
     /// <param name="pageSize">Sequences per page. (optional, default to 0)</param>
     pplx::task<std::shared_ptr<SequencePage>> listSequences(
@@ -135,7 +135,7 @@ public:
     /// Selects the sequence the workbench edits. Changes no sequence, so it takes no &#x60;If-Match&#x60; and is not undoable.
     /// </remarks>
     /// <param name="currentSequenceRequest"></param>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     pplx::task<std::shared_ptr<SequenceResponse>> setCurrentSequence(
         std::shared_ptr<CurrentSequenceRequest> currentSequenceRequest,
         boost::optional<utility::string_t> xRequestID
@@ -148,7 +148,7 @@ public:
     /// </remarks>
     /// <param name="sequenceId">Id of the sequence (a lowercase UUID v4 string).</param>
     /// <param name="startPositionRequest"></param>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="ifMatch">The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     pplx::task<std::shared_ptr<CommandResponse>> setStartPosition(
         utility::string_t sequenceId,
@@ -164,7 +164,7 @@ public:
     /// </remarks>
     /// <param name="sequenceId">Id of the sequence (a lowercase UUID v4 string).</param>
     /// <param name="updateSequenceRequest"></param>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="ifMatch">The &#x60;ETag&#x60; of the sequence from an earlier read, quoted as sent (&#x60;\&quot;3\&quot;&#x60;), or a list of them (&#x60;\&quot;3\&quot;, \&quot;4\&quot;&#x60;), compared as RFC 9110 says (strongly: a weak tag &#x60;W/\&quot;3\&quot;&#x60; never matches). When it names none of the sequence&#39;s current version the write is refused with &#x60;412&#x60; (error_code &#x60;precondition_failed&#x60;) and nothing changes; a value that is not a list of entity tags (&#x60;3&#x60; without quotes, say) is &#x60;400&#x60;. &#x60;*&#x60;, or no If-Match, applies the write to whatever version is current.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     pplx::task<std::shared_ptr<CommandResponse>> updateSequence(
         utility::string_t sequenceId,

@@ -48,7 +48,7 @@ public:
     /// <remarks>
     /// Whether the service runs, its version, uptime and store. Answers without the envelope.
     /// </remarks>
-    /// <param name="xRequestID">Id for this request, echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     pplx::task<std::shared_ptr<Status>> getStatus(
         boost::optional<utility::string_t> xRequestID
     ) const;
