@@ -11,12 +11,17 @@ one committed command per call) against a baseline built from the same code in t
 - ``wal``: 8 threads, checkpoints off, on a store that already holds some sequences: write-ahead
   log written per create. Baseline: random (version 4) UUIDs for the new ids instead of tka's
   time-ordered ones (``app.domain.models.new_id``). Read ``ratio_kib`` and ``ratio_cpu``.
+- ``growth``: bytes the database grows by per beat edit (a turns change) on a 64-beat sequence,
+  from SQLite's dbstat after a WAL checkpoint, per table; fewer edits than the history keeps, so
+  its bound does not flatter the figure. Baseline: the stored size of the sequence itself (what
+  one whole copy costs). Read ``bytes_per_edit`` (goal: 8 KB at most) and ``ratio_to_sequence``.
 
 Blocks alternate between the two so that machine noise falls on both.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import statistics
 import tempfile
@@ -163,13 +168,55 @@ def _wal(tmp: Path, quick: bool, threads: int = 8) -> dict[str, Any]:
             "ratio_cpu": round(result["current"]["cpu_ms_per_create"] / result["baseline"]["cpu_ms_per_create"], 3)}
 
 
+def _table_bytes(path: Path) -> dict[str, int]:
+    """Bytes of pages each table holds, its indexes included (after moving the WAL into the file)."""
+    db = sqlite3.connect(path, isolation_level=None)
+    try:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        tables = dict(db.execute("SELECT name, tbl_name FROM sqlite_master WHERE type IN ('table', 'index')"))
+        sizes: dict[str, int] = {}
+        for name, size in db.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"):
+            owner = tables.get(name, name)
+            sizes[owner] = sizes.get(owner, 0) + size
+        return sizes
+    finally:
+        db.close()
+
+
+def _growth(tmp: Path, quick: bool, beats: int = 64) -> dict[str, Any]:
+    from app.core.commands import HISTORY_LIMIT
+    from app.domain.errors import DomainError
+
+    edits = 20 if quick else HISTORY_LIMIT
+    path = tmp / "growth.db"
+    container, service = _service(path)
+    try:
+        seq = service.generate_sequence(length=beats, seed=1).sequence
+        start = _table_bytes(path)
+        done = attempt = 0
+        while done < edits:  # turns changes, spread over the sequence; some break a rule (a dash's turns)
+            attempt += 1
+            try:
+                service.update_beat(seq.id, attempt * 7 % beats + 1, {"red_turns": 1 + attempt % 2})
+                done += 1
+            except DomainError:
+                pass
+        end = _table_bytes(path)
+    finally:
+        service.store.dispose()
+    grown = {name: end.get(name, 0) - start.get(name, 0) for name in sorted(set(start) | set(end))}
+    per_edit = sum(grown.values()) / edits
+    sequence = len(json.dumps(seq.to_dict(), separators=(",", ":")))
+    return {"beats": beats, "edits": edits, "bytes_per_edit": round(per_edit),
+            "by_table": {name: round(size / edits) for name, size in grown.items() if size},
+            "sequence_bytes": sequence, "ratio_to_sequence": round(per_edit / sequence, 3)}
+
+
 def main(quick: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="tka-bench-store-") as tmp:
         return {"latency": _latency(Path(tmp), quick), "concurrent": _concurrent(Path(tmp), quick),
-                "wal": _wal(Path(tmp), quick)}
+                "wal": _wal(Path(tmp), quick), "growth": _growth(Path(tmp), quick)}
 
 
 if __name__ == "__main__":
-    import json
-
     print(json.dumps(main(), indent=2))

@@ -53,10 +53,10 @@ def check_media_types(request: flask.Request, types: MediaTypes) -> None:
         has_body = bool(request.content_length) or "Transfer-Encoding" in request.headers
         if (declared or has_body) and request.mimetype not in types.takes:
             allowed = ", ".join(types.takes)
+            accepts = {f"Accept-{request.method.title()}": allowed} if request.method in ("POST", "PATCH") else None
             raise ApiProblem(415, "unsupported_media_type",
                              f"this operation takes a body of type {allowed}, not {declared or 'an undeclared type'!r}",
-                             headers={f"Accept-{request.method.title()}": allowed} if request.method in ("POST", "PATCH")
-                             else None)
+                             headers=accepts)
     if types.answers and request.headers.get("Accept", "").strip() and \
             request.accept_mimetypes.best_match(types.answers) is None:
         raise ApiProblem(406, "not_acceptable", f"this operation answers with {', '.join(types.answers)}; "
@@ -65,7 +65,8 @@ def check_media_types(request: flask.Request, types: MediaTypes) -> None:
 
 @functools.lru_cache(maxsize=8)
 def _served(raw_json: str, server: str, kind: str) -> str:
-    document = {**json.loads(raw_json), "servers": [{"url": server, "description": "the server this document came from"}]}
+    here = {"url": server, "description": "the server this document came from"}
+    document = {**json.loads(raw_json), "servers": [here]}
     if kind == "json":
         return json.dumps(document, ensure_ascii=False)
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
@@ -89,8 +90,10 @@ def install(app: flask.Flask, raw_spec: dict[str, Any], resolved_paths: dict[str
 
     @app.get(SPEC_PATHS[0])
     def openapi_json() -> flask.Response:
-        return flask.Response(_served(raw_json, flask.request.host_url.rstrip("/"), "json"), mimetype="application/json")
+        served = _served(raw_json, flask.request.host_url.rstrip("/"), "json")
+        return flask.Response(served, mimetype="application/json")
 
     @app.get(SPEC_PATHS[1])
     def openapi_yaml() -> flask.Response:
-        return flask.Response(_served(raw_json, flask.request.host_url.rstrip("/"), "yaml"), mimetype="application/yaml")
+        served = _served(raw_json, flask.request.host_url.rstrip("/"), "yaml")
+        return flask.Response(served, mimetype="application/yaml")

@@ -34,10 +34,15 @@ class JSONRefused(ValueError):
 
 
 def dumps(value: Any) -> str:
+    return dump_bytes(value).decode()
+
+
+def dump_bytes(value: Any) -> bytes:
+    """``value`` as compact UTF-8 JSON."""
     try:
-        return orjson.dumps(value).decode()
+        return orjson.dumps(value)
     except TypeError:  # orjson.JSONEncodeError is one
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def loads(text: str | bytes) -> Any:

@@ -123,7 +123,8 @@ class Close:
     reason: str
 
 
-Action = Union[Send, SendStats, RecordPing, Admit, SetFilter, Rewind, ReadLog, Replay, TellStoreStatus, GoLive, Flush, Close]
+Action = Union[Send, SendStats, RecordPing, Admit, SetFilter, Rewind, ReadLog, Replay, TellStoreStatus, GoLive, Flush,
+               Close]
 
 
 @dataclass

@@ -179,8 +179,9 @@ class SequenceManagementService:
         # Everything that does not need the database is built before the write lock is taken:
         # writers queue on it, so time spent holding it is throughput lost.
         stored = seq.to_dict()
-        entry = HistoryEntry(command_id=command_id, kind=kind, description=description, sequence_id=seq.id,
-                             before=None, after=stored, version_before=None, version_after=1, created_at=now)
+        entry = HistoryEntry.of_change(before=None, after=stored, command_id=command_id, kind=kind,
+                                       description=description, sequence_id=seq.id, version_before=None,
+                                       version_after=1, created_at=now)
         events = [_event("sequence.created", seq.id, command_id, call,
                          {"sequence_name": seq.name, "sequence_length": seq.length, "sequence": stored}),
                   *(_event(t, seq.id, command_id, call, d) for t, d in extra)]
@@ -207,12 +208,13 @@ class SequenceManagementService:
             now = utc_now()
             # A deleted sequence keeps its last state, at the new version, as a tombstone.
             after = replace(result.after or seq, version=seq.version + 1, updated_at=now)
-            uow.sequences.save(after, deleted=result.after is None)
-            self.processor.execute(uow.history, HistoryEntry(
-                command_id=command_id, kind=result.kind, description=result.description, sequence_id=seq.id,
-                before=seq.to_dict(), after=None if result.after is None else after.to_dict(),
-                version_before=seq.version, version_after=after.version, created_at=now))
-            events = [_event(t, seq.id, command_id, call, {**d, "sequence": after.to_dict()}) for t, d in result.events]
+            stored = after.to_dict()
+            uow.sequences.save(after, stored, deleted=result.after is None)
+            self.processor.execute(uow.history, HistoryEntry.of_change(
+                before=seq.to_dict(), after=stored, exists_after=result.after is not None, command_id=command_id,
+                kind=result.kind, description=result.description, sequence_id=seq.id, version_before=seq.version,
+                version_after=after.version, created_at=now))
+            events = [_event(t, seq.id, command_id, call, {**d, "sequence": stored}) for t, d in result.events]
             return self._commit(uow, claim, call, shown=after, sequence_id=seq.id, command_id=command_id,
                                 kind=result.kind, description=result.description, scope=None, events=events,
                                 created=result.created)
@@ -233,17 +235,17 @@ class SequenceManagementService:
             entry = reverted.entry
             seq = uow.sequences.get(entry.sequence_id, deleted_too=True)
             assert seq is not None
-            restored_from, restored_to = (entry.after, entry.before) if verb == "undo" else (entry.before, entry.after)
-            if reverted.snapshot is None:
+            was_present = entry.exists_after if verb == "undo" else entry.existed_before
+            if not reverted.present:
                 change_type = "sequence.deleted"
-            elif restored_from is None and restored_to is not None:
+            elif not was_present:
                 change_type = "sequence.restored"
             else:
                 change_type = "sequence.updated"
             events = [_event(change_type, seq.id, entry.command_id, call,
                              {"change_type": verb, "command_description": entry.description,
                               "sequence": seq.to_dict()})]
-            return self._commit(uow, claim, call, shown=None if reverted.snapshot is None else seq,
+            return self._commit(uow, claim, call, shown=seq if reverted.present else None,
                                 sequence_id=seq.id, command_id=entry.command_id, kind=entry.kind,
                                 description=f"{verb.capitalize()}: {entry.description}", scope=scope, events=events,
                                 event_type=event_type)

@@ -2,8 +2,8 @@
 
 Two order numbers make the stacks: ``done_order`` (the most recently done or redone command is
 the top of the undo stack) and ``undone_order`` (the most recently undone is the top of the redo
-stack). Both are indexed with the state, so finding a top costs O(log n) however long the
-history grows.
+stack). Both are indexed with the state, so finding a top costs O(log n). Adding an entry
+forgets the oldest beyond ``HISTORY_LIMIT``; cutting off a redo stack deletes its entries.
 """
 
 from __future__ import annotations
@@ -12,23 +12,24 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from app.core.commands import CommandState, HistoryEntry
+from app.core.commands import HISTORY_LIMIT, CommandState, HistoryEntry
 from app.store import schema as t
 from app.store.fastpath import HotStatement, Runner
 
 _h = t.command_history
-_DONE, _UNDONE, _DISCARDED = CommandState.DONE.value, CommandState.UNDONE.value, CommandState.DISCARDED.value
+_DONE, _UNDONE = CommandState.DONE.value, CommandState.UNDONE.value
 _NEXT_DONE_ORDER = sa.select(sa.func.coalesce(sa.func.max(_h.c.done_order), 0) + 1)
 _NEXT_UNDONE_ORDER = sa.select(sa.func.coalesce(sa.func.max(_h.c.undone_order), 0) + 1)
-_COLUMNS = ["command_id", "kind", "description", "sequence_id", "state", "before", "after", "version_before",
-            "version_after", "version_undone", "created_at"]
+_COLUMNS = ["command_id", "kind", "description", "sequence_id", "state", "patch", "existed_before", "exists_after",
+            "version_before", "version_after", "version_undone", "created_at"]
 # A new entry is the newest thing done: its done_order is computed by the INSERT itself.
 _INSERT = HotStatement(_h.insert().values(done_order=_NEXT_DONE_ORDER.scalar_subquery()), _COLUMNS)
 _STATE = sa.select(_h.c.state).where(_h.c.command_id == sa.bindparam("cid"))
 _UPDATE = _h.update().where(_h.c.command_id == sa.bindparam("cid"))
-_DISCARD_REDO = HotStatement(
-    _h.update().where(_h.c.sequence_id == sa.bindparam("sid"), _h.c.state == _UNDONE)
-    .values(state=_DISCARDED, undone_order=None, done_order=None))
+_DISCARD_REDO = HotStatement(_h.delete().where(_h.c.sequence_id == sa.bindparam("sid"), _h.c.state == _UNDONE))
+# Everything older than the newest HISTORY_LIMIT entries (nothing while there are fewer).
+FORGET_OLDEST = HotStatement(_h.delete().where(
+    _h.c.seq <= sa.select(_h.c.seq).order_by(_h.c.seq.desc()).offset(HISTORY_LIMIT).limit(1).scalar_subquery()))
 
 
 def _top(columns: Any, state: CommandState, scoped: bool) -> sa.Select:
@@ -53,6 +54,7 @@ class HistoryRows:
     def add(self, entry: HistoryEntry) -> None:
         values = _values(entry)
         self._run.rowcount(_INSERT, values)
+        self._run.rowcount(FORGET_OLDEST, {})
         self._done_top = values["description"]  # the newest DONE entry: the top of the global undo stack
 
     def update(self, entry: HistoryEntry) -> None:
@@ -82,8 +84,8 @@ class HistoryRows:
         self._run.rowcount(_DISCARD_REDO, {"sid": sequence_id})
 
     def recent(self, limit: int, sequence_id: str | None = None) -> list[HistoryEntry]:
-        """The newest ``limit`` entries that are not discarded, newest first."""
-        query = sa.select(_h).where(_h.c.state != _DISCARDED)
+        """The newest ``limit`` entries, newest first."""
+        query = sa.select(_h)
         if sequence_id is not None:
             query = query.where(_h.c.sequence_id == sequence_id)
         return [_entry(r) for r in self._run.conn.execute(query.order_by(_h.c.seq.desc()).limit(limit))]
@@ -96,8 +98,9 @@ def _scope(sequence_id: str | None) -> dict[str, Any]:
 def _values(entry: HistoryEntry) -> dict[str, Any]:
     return {
         "command_id": entry.command_id, "kind": entry.kind, "description": entry.description[:300],
-        "sequence_id": entry.sequence_id, "state": entry.state.value, "before": entry.before,
-        "after": entry.after, "version_before": entry.version_before,
+        "sequence_id": entry.sequence_id, "state": entry.state.value, "patch": entry.patch,
+        "existed_before": entry.existed_before, "exists_after": entry.exists_after,
+        "version_before": entry.version_before,
         "version_after": entry.version_after, "version_undone": entry.version_undone,
         "created_at": entry.created_at,
     }
@@ -106,7 +109,8 @@ def _values(entry: HistoryEntry) -> dict[str, Any]:
 def _entry(row: Any) -> HistoryEntry:
     return HistoryEntry(
         command_id=row.command_id, kind=row.kind, description=row.description,
-        sequence_id=row.sequence_id, before=row.before, after=row.after,
+        sequence_id=row.sequence_id, patch=row.patch, existed_before=bool(row.existed_before),
+        exists_after=bool(row.exists_after),
         version_before=row.version_before, version_after=row.version_after,
         created_at=row.created_at, state=CommandState(row.state), version_undone=row.version_undone,
     )

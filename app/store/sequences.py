@@ -63,25 +63,19 @@ class SequenceRows:
         self._run.rowcount(_INSERT, {"id": seq.id, "name": seq.name, "data": data, "version": seq.version,
                                      "deleted": False, "created_at": seq.created_at, "updated_at": seq.updated_at})
 
-    def save(self, seq: SequenceData, *, deleted: bool = False) -> None:
-        """Store ``seq`` as its sequence's new state (a tombstone when ``deleted``)."""
-        self._update(seq.id, seq.name, seq.to_dict(), seq.version, deleted, seq.updated_at)
+    def save(self, seq: SequenceData, data: dict[str, Any], *, deleted: bool = False) -> None:
+        """Store ``seq`` as its sequence's new state (a tombstone when ``deleted``); ``data`` is
+        ``seq.to_dict()``."""
+        self._update(seq.id, seq.name, data, seq.version, deleted, seq.updated_at)
 
-    def write_snapshot(self, sequence_id: str, snapshot: Snapshot, version: int) -> None:
-        """Undo and redo: make a state a command recorded (None: absent) current, at ``version``."""
-        now = utc_now()
-        row = self._run.conn.execute(_BY_ID, {"sid": sequence_id}).first()
-        if snapshot is None:
-            if row is not None:
-                self._update(sequence_id, row.name, row.data, version, True, now)
-            return
-        data = dict(snapshot)
-        if row is None:
-            self._run.rowcount(_INSERT, {"id": sequence_id, "name": data["name"], "data": data, "version": version,
-                                         "deleted": False, "created_at": data.get("created_at") or now,
-                                         "updated_at": now})
-        else:
-            self._update(sequence_id, data["name"], data, version, False, now)
+    def snapshot(self, sequence_id: str) -> Snapshot:
+        """The stored state, a tombstone's too (undo and redo patch it)."""
+        return dict(self._run.conn.execute(_BY_ID, {"sid": sequence_id}).one().data)
+
+    def write_snapshot(self, sequence_id: str, snapshot: Snapshot, present: bool, version: int) -> None:
+        """Undo and redo: make a state a command recorded current, at ``version`` (a tombstone
+        when not ``present``; undoing a creation leaves one)."""
+        self._update(sequence_id, snapshot["name"], snapshot, version, not present, utc_now())
 
     def _update(self, sequence_id: str, name: str, data: dict[str, Any], version: int, deleted: bool,
                 updated_at: str) -> None:

@@ -171,7 +171,7 @@ def test_the_connection_limit_is_per_worker(store):
 def test_sockets_waiting_to_authenticate_have_a_pool_of_their_own(store):
     h = make_hub(store, max_connections=1, max_pending=3, max_pending_per_peer=2)
     waiting = [Subscriber(str(i), 10) for i in range(5)]
-    assert [h.hold(sub, Connection(), peer) for sub, peer in zip(waiting, ["a", "a", "a", "b", "c"])] == \
+    assert [h.hold(sub, Connection(), peer) for sub, peer in zip(waiting, ["a", "a", "a", "b", "c"], strict=True)] == \
         [True, True, False, True, False]  # two per peer, three in all
     assert h.connection_count() == 0 and h.pending_count() == 3
     holder = Subscriber("with the token", 10)

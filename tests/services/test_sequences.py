@@ -8,10 +8,12 @@ import textwrap
 
 import pytest
 import sqlalchemy as sa
+import yaml
 
 from dataclasses import replace
 
 from app.bootstrap import bootstrap, close
+from app.core.commands import HISTORY_LIMIT
 from app.domain.errors import Discontinuity, DomainError, InvalidMotion, UnknownLetter
 from app.domain.input import BeatSpec
 from app.services.errors import Conflict, NotFound, PreconditionFailed
@@ -119,7 +121,8 @@ def test_undo_of_a_command_whose_sequence_changed_since_is_refused(service, even
     # A change that bypassed the history (e.g. an older release writing the same database):
     with service.store.write() as uow:
         now = uow.sequences.get(seq.id)
-        uow.sequences.save(replace(now, name="Renamed elsewhere", version=now.version + 1, updated_at="t"))
+        renamed = replace(now, name="Renamed elsewhere", version=now.version + 1, updated_at="t")
+        uow.sequences.save(renamed, renamed.to_dict())
     before, published = snapshot(service), len(events)
     with pytest.raises(Conflict) as err:
         service.undo()
@@ -275,3 +278,44 @@ def test_an_older_database_opens_with_a_newer_release(db_url, settings):
         assert views.list_sequences().total == 2 and out.sequence.version == 1
     finally:
         close(container)
+
+
+def test_the_history_keeps_the_newest_100_commands_and_undoes_each_exactly(service, views):
+    """HISTORY_LIMIT, as openapi.yaml states it. Every kind of state change goes through patches:
+    beats added mid-sequence (the ones after renumbered), turns changed (orientations after it
+    follow), a delete; each undo gives back exactly the state before its command."""
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    assert spec["components"]["parameters"]["HistoryLimit"]["schema"]["maximum"] == HISTORY_LIMIT
+    assert f"newest {HISTORY_LIMIT} commands" in spec["components"]["parameters"]["HistoryLimit"]["description"]
+
+    seq = service.generate_sequence(length=8, seed=3).sequence
+    states = [seq]  # the state after each command still in the history, oldest first
+    for i in range(HISTORY_LIMIT + 4):
+        if i % 4 == 0:
+            out = service.add_beat(seq.id, BeatSpec(is_blank=True), position=2)
+        elif i % 4 == 1:
+            out = service.update_sequence(seq.id, name=f"Renamed {i}", metadata={"i": i, "flag": i % 2 == 0})
+        elif i % 4 == 2:
+            try:
+                out = service.update_beat(seq.id, 1, {"blue_turns": 1 + i % 2})
+            except DomainError:  # a turn count this motion cannot take
+                out = service.update_beat(seq.id, 1, {"duration": 1 + i % 3})
+        else:
+            out = service.remove_beat(seq.id, 2)
+        states.append(out.sequence)
+    service.delete_sequence(seq.id)
+    states.append(None)
+    kept = states[-HISTORY_LIMIT - 1:]  # 100 commands: the state after each, and the one before the oldest
+    assert len(views.history(limit=HISTORY_LIMIT + 1)) == HISTORY_LIMIT
+
+    def shape(s):
+        return None if s is None else {**s.to_dict(), "version": None, "updated_at": None}
+
+    for before in reversed(kept[:-1]):
+        restored = service.undo().sequence
+        assert shape(restored) == shape(before)
+    with pytest.raises(Conflict) as nothing:
+        service.undo()
+    assert nothing.value.code == "nothing_to_undo"
+    for after in kept[1:]:
+        assert shape(service.redo().sequence) == shape(after)

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from app.core import metrics
-from app.core.commands import CommandState
+from app.core.commands import HISTORY_LIMIT, CommandState
 from app.core.events import Event
 from app.bootstrap import bootstrap, close
 from app.services.sequences import SequenceManagementService
@@ -185,7 +185,7 @@ def test_concurrent_commands_all_land_with_unique_orders_and_a_gapless_event_log
                             .where(t.command_history.c.state == CommandState.DONE.value)).scalars().all()
         logged = uow.events.since(0, limit=10_000)
     assert len(orders) == len(set(orders)) == 120
-    assert len(done) == len(set(done)) == 240
+    assert len(done) == len(set(done)) == HISTORY_LIMIT  # the newest of the 240 commands
     assert [e.event_id for e in logged] == list(range(logged[0].event_id, logged[0].event_id + len(logged)))
     # every command's events are in the log, next to each other, in the order it made them
     by_command: dict[str, list[int]] = {}

@@ -45,7 +45,7 @@ class CommandsApi:
         self,
         x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         sequence_id: Annotated[Optional[Annotated[str, Field(min_length=36, strict=True, max_length=36)]], Field(description="Only the commands on this sequence (and the undo/redo state for it).")] = None,
-        limit: Annotated[Optional[Annotated[int, Field(le=100, strict=True, ge=1)]], Field(description="At most this many entries, the newest ones (the history keeps at most 100 commands).")] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=100, strict=True, ge=1)]], Field(description="At most this many entries, the newest ones (the history keeps the newest 100 commands of all sequences; older ones can no longer be undone).")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -67,7 +67,7 @@ class CommandsApi:
         :type x_request_id: str
         :param sequence_id: Only the commands on this sequence (and the undo/redo state for it).
         :type sequence_id: str
-        :param limit: At most this many entries, the newest ones (the history keeps at most 100 commands).
+        :param limit: At most this many entries, the newest ones (the history keeps the newest 100 commands of all sequences; older ones can no longer be undone).
         :type limit: int
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -128,7 +128,7 @@ class CommandsApi:
         self,
         x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         sequence_id: Annotated[Optional[Annotated[str, Field(min_length=36, strict=True, max_length=36)]], Field(description="Only the commands on this sequence (and the undo/redo state for it).")] = None,
-        limit: Annotated[Optional[Annotated[int, Field(le=100, strict=True, ge=1)]], Field(description="At most this many entries, the newest ones (the history keeps at most 100 commands).")] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=100, strict=True, ge=1)]], Field(description="At most this many entries, the newest ones (the history keeps the newest 100 commands of all sequences; older ones can no longer be undone).")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -150,7 +150,7 @@ class CommandsApi:
         :type x_request_id: str
         :param sequence_id: Only the commands on this sequence (and the undo/redo state for it).
         :type sequence_id: str
-        :param limit: At most this many entries, the newest ones (the history keeps at most 100 commands).
+        :param limit: At most this many entries, the newest ones (the history keeps the newest 100 commands of all sequences; older ones can no longer be undone).
         :type limit: int
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request
@@ -211,7 +211,7 @@ class CommandsApi:
         self,
         x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
         sequence_id: Annotated[Optional[Annotated[str, Field(min_length=36, strict=True, max_length=36)]], Field(description="Only the commands on this sequence (and the undo/redo state for it).")] = None,
-        limit: Annotated[Optional[Annotated[int, Field(le=100, strict=True, ge=1)]], Field(description="At most this many entries, the newest ones (the history keeps at most 100 commands).")] = None,
+        limit: Annotated[Optional[Annotated[int, Field(le=100, strict=True, ge=1)]], Field(description="At most this many entries, the newest ones (the history keeps the newest 100 commands of all sequences; older ones can no longer be undone).")] = None,
         _request_timeout: Union[
             None,
             Annotated[StrictFloat, Field(gt=0)],
@@ -233,7 +233,7 @@ class CommandsApi:
         :type x_request_id: str
         :param sequence_id: Only the commands on this sequence (and the undo/redo state for it).
         :type sequence_id: str
-        :param limit: At most this many entries, the newest ones (the history keeps at most 100 commands).
+        :param limit: At most this many entries, the newest ones (the history keeps the newest 100 commands of all sequences; older ones can no longer be undone).
         :type limit: int
         :param _request_timeout: timeout setting for this request. If one
                                  number provided, it will be total request

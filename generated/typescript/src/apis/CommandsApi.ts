@@ -46,7 +46,7 @@ export interface GetCommandHistoryRequest {
      */
     sequenceId?: string;
     /**
-     * At most this many entries, the newest ones (the history keeps at most 100 commands).
+     * At most this many entries, the newest ones (the history keeps the newest 100 commands of all sequences; older ones can no longer be undone).
      */
     limit?: number;
 }
@@ -154,7 +154,7 @@ export interface CommandsApiInterface {
      * Creates request options for getCommandHistory without sending the request
      * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [sequenceId] Only the commands on this sequence (and the undo/redo state for it).
-     * @param {number} [limit] At most this many entries, the newest ones (the history keeps at most 100 commands).
+     * @param {number} [limit] At most this many entries, the newest ones (the history keeps the newest 100 commands of all sequences; older ones can no longer be undone).
      * @throws {RequiredError}
      * @memberof CommandsApiInterface
      */
@@ -165,7 +165,7 @@ export interface CommandsApiInterface {
      * @summary Command history
      * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
      * @param {string} [sequenceId] Only the commands on this sequence (and the undo/redo state for it).
-     * @param {number} [limit] At most this many entries, the newest ones (the history keeps at most 100 commands).
+     * @param {number} [limit] At most this many entries, the newest ones (the history keeps the newest 100 commands of all sequences; older ones can no longer be undone).
      * @param {*} [options] Override http request option.
      * @throws {RequiredError}
      * @memberof CommandsApiInterface

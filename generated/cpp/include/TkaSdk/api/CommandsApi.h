@@ -52,7 +52,7 @@ public:
     /// </remarks>
     /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
     /// <param name="sequenceId">Only the commands on this sequence (and the undo/redo state for it). (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
-    /// <param name="limit">At most this many entries, the newest ones (the history keeps at most 100 commands). (optional, default to 0)</param>
+    /// <param name="limit">At most this many entries, the newest ones (the history keeps the newest 100 commands of all sequences; older ones can no longer be undone). (optional, default to 0)</param>
     pplx::task<std::shared_ptr<HistoryResponse>> getCommandHistory(
         boost::optional<utility::string_t> xRequestID,
         boost::optional<utility::string_t> sequenceId,
