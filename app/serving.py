@@ -49,6 +49,10 @@ def server_settings(settings: Settings) -> Settings:
     return settings.but(database_url=settings.database(), run_dir=run_dir)
 
 
+# gunicorn's worker classes, answering what gunicorn refuses itself as problem+json (app/workers.py).
+WORKER_CLASSES = {"gevent": "app.workers.Gevent", "gthread": "app.workers.Gthread"}
+
+
 def gunicorn_config(settings: Settings, **hooks: Hook) -> dict[str, Any]:
     """gunicorn's settings for ``settings`` (already ``server_settings``), with tka's hooks and
     any given here chained after them."""
@@ -61,7 +65,7 @@ def gunicorn_config(settings: Settings, **hooks: Hook) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bind": f"{host}:{settings.port}",
         "workers": settings.workers,
-        "worker_class": settings.worker_class,
+        "worker_class": WORKER_CLASSES[settings.worker_class],
         "threads": threads,
         "worker_connections": threads + 1000,  # every thread busy plus the usual 1000 kept-alive
         "graceful_timeout": settings.graceful_timeout,

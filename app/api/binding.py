@@ -28,6 +28,7 @@ import flask
 from connexion.apis.flask_api import FlaskApi
 from connexion.http_facts import FORM_CONTENT_TYPES  # the two types werkzeug parses as forms
 from connexion.lifecycle import ConnexionRequest
+from gunicorn.http.errors import ParseException  # what its parser raises on a malformed chunked body
 from werkzeug.datastructures import ImmutableMultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -63,8 +64,15 @@ class _Url:
 
 def body_of(request: flask.Request) -> bytes:
     """The request's body. A body sent in chunks (no Content-Length) is cut by werkzeug at the
-    size limit: one that reaches it is refused (413), not read as a truncated document."""
-    data = request.get_data()
+    size limit: one that reaches it is refused (413), not read as a truncated document. One whose
+    chunked coding is malformed (gunicorn's parser raises) is 400, the client's bytes and not a
+    server fault; gunicorn then closes the connection, where the next request starts being unknown.
+    (A body cut short is an OSError, which werkzeug turns into a 400 itself.)"""
+    try:
+        data = request.get_data()
+    except ParseException:
+        raise bad_request([{"field": "body", "message": "the body could not be read: its chunked transfer coding "
+                                                        "is malformed", "rule": "syntax"}]) from None
     limit = request.max_content_length
     if request.content_length is None and limit is not None and len(data) >= limit:
         raise RequestEntityTooLarge(f"request bodies are limited to {limit} bytes")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import flask
+import werkzeug.exceptions
 import yaml
 
 from app.api.problems import ApiProblem
@@ -79,6 +80,25 @@ def install(app: flask.Flask, raw_spec: dict[str, Any], resolved_paths: dict[str
                for rule in app.url_map.iter_rules() for method in rule.methods or ()
                if (_PARAM.sub(r"{\1}", rule.rule), method) in by_spec_path}
     raw_json = json.dumps(raw_spec)
+
+    # OpenAPI matches a concrete path before a templated one: /api/sequences/generate is never
+    # /api/sequences/{sequence_id}, whatever the method (405, or OPTIONS, with its own Allow).
+    concrete: dict[str, set[str]] = {}
+    for rule in app.url_map.iter_rules():
+        if not rule.arguments:
+            concrete.setdefault(rule.rule, set()).update(rule.methods or ())
+
+    @app.before_request
+    def _concrete_paths_first() -> flask.Response | None:
+        request = flask.request
+        methods = concrete.get(request.path)
+        if methods is None:
+            return None
+        if request.method == "OPTIONS":
+            return flask.Response(status=200, headers={"Allow": ", ".join(sorted(methods))})
+        if request.url_rule is not None and request.url_rule.arguments:
+            raise werkzeug.exceptions.MethodNotAllowed(valid_methods=methods)
+        return None
 
     @app.before_request
     def _check_media_types() -> None:

@@ -28,6 +28,8 @@ QUOTED_CHARS = 64  # of a value a message quotes
 FIELD_CHARS = 64  # of a field path (it may hold a client's made-up key)
 MESSAGE_CHARS = 300  # of a message, at most
 _LONG_QUOTE = re.compile(r"""(['"])((?:(?!\1).){%d})(?:(?!\1).)+\1""" % QUOTED_CHARS, re.DOTALL)
+# A value a message shows unquoted: a number (jsonschema's "999… is greater than the maximum"), a path.
+_LONG_WORD = re.compile(r"""([^\s'"]{%d})[^\s'"]+""" % QUOTED_CHARS)
 
 PROBLEM_JSON = "application/problem+json"
 STORE_RETRY_AFTER = "2"
@@ -44,9 +46,10 @@ class ApiProblem(Exception):
 
 
 def bounded(text: str, limit: int = MESSAGE_CHARS) -> str:
-    """``text`` quoting at most QUOTED_CHARS of any value, and at most ``limit`` long: an answer
-    never echoes a client's megabyte back."""
+    """``text`` quoting at most QUOTED_CHARS of any value, quoted or not, and at most ``limit``
+    long: an answer never echoes a client's megabyte back."""
     text = _LONG_QUOTE.sub(lambda m: f"{m.group(1)}{m.group(2)}…{m.group(1)}", text)
+    text = _LONG_WORD.sub(lambda m: f"{m.group(1)}…", text)
     return text if len(text) <= limit else text[:limit] + "…"
 
 
@@ -62,7 +65,8 @@ def problem_response(status: int, error_code: str, detail: str, *, errors: list[
         "request_id": flask.g.get("request_id") if flask.has_request_context() else None,
     }
     if errors is not None:
-        body["errors"] = [{**e, "field": bounded(e["field"], FIELD_CHARS), "message": bounded(e["message"])} for e in errors]
+        body["errors"] = [{**e, "field": bounded(e["field"], FIELD_CHARS), "message": bounded(e["message"])}
+                          for e in errors]
     response = flask.Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_JSON)
     for name, value in (headers or {}).items():
         response.headers[name] = value

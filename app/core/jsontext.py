@@ -8,7 +8,9 @@ the reader refused them) the standard library writes, in the same compact form.
 Reading (``loads``): one strict reader for HTTP bodies and WebSocket frames alike. Python's own
 reader is lenient where a client's bytes must not be: it takes NaN and Infinity, numbers that
 overflow a double, lone UTF-16 surrogates, integers of any size, and nesting until it runs out of
-stack. Each of those is refused here, naming the rule it broke.
+stack; given bytes, it also reads UTF-16 and UTF-32 (guessed from where the NULs fall) and skips a
+UTF-8 byte order mark. Each of those is refused here, naming the rule it broke: JSON between
+systems is UTF-8 (RFC 8259 8.1), as a WebSocket text frame is.
 """
 
 from __future__ import annotations
@@ -48,6 +50,8 @@ def dump_bytes(value: Any) -> bytes:
 def loads(text: str | bytes) -> Any:
     """A client's JSON document, or JSONRefused."""
     try:
+        if isinstance(text, (bytes, bytearray)):
+            text = bytes(text).decode("utf-8")  # strictly: no other encoding, no encoded surrogate
         value = json.loads(text, parse_constant=_constant, parse_int=_integer, parse_float=_number)
     except JSONRefused:
         raise

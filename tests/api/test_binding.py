@@ -12,6 +12,7 @@ import flask
 import pytest
 import yaml
 from connexion.apis.flask_api import FlaskApi
+from gunicorn.http.errors import ChunkMissingTerminator, InvalidChunkSize, NoMoreData
 from werkzeug.test import EnvironBuilder
 
 from app.api.binding import MEASURED_ON, TkaFlaskApi
@@ -87,3 +88,26 @@ def test_a_request_does_not_build_its_url_unless_something_logs_it(client, monke
     assert client.get("/api/sequences?page_size=5").status_code == 200
     assert client.post("/api/sequences", json={"name": 5}).status_code == 400
     assert built == []
+
+
+class _Unreadable(io.RawIOBase):
+    """A request body whose transfer coding breaks while it is read."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: object) -> int:
+        raise self.error
+
+
+@pytest.mark.parametrize("error", [InvalidChunkSize(b"zz"), ChunkMissingTerminator(b"XX"), NoMoreData(b"")],
+                         ids=["chunk-size", "chunk-terminator", "cut-short"])
+def test_a_body_that_cannot_be_read_is_400_not_500(client, error):
+    """What gunicorn's parser raises while a malformed chunked body is read (werkzeug itself turns
+    the OSError of a body cut short into a 400)."""
+    refused = client.post("/api/sequences", content_type="application/json",
+                          environ_overrides={"wsgi.input": _Unreadable(error), "wsgi.input_terminated": True})
+    assert refused.status_code == 400 and refused.content_type == "application/problem+json", refused.data

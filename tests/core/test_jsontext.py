@@ -51,6 +51,10 @@ def test_the_strict_reader_reads_what_tka_writes(value):
     ("18446744073709551616", "integer"), ("-9223372036854775809", "integer"), ("9" * 5000, "integer"),
     ("[" * (MAX_DEPTH + 1) + "]" * (MAX_DEPTH + 1), "depth"), ('{"a":' * 40 + "1" + "}" * 40, "depth"),
     ("[" * 100_000 + "]" * 100_000, "depth"), ("{not json", "syntax"), (b"\xff\xfe\x00", "syntax"), ("", "syntax"),
+    # bytes are UTF-8 or refused: not UTF-16 or UTF-32 (which Python's reader guesses), no byte order
+    # mark, no surrogate encoded as three bytes
+    ('{"a": 1}'.encode("utf-16"), "syntax"), ('{"a": 1}'.encode("utf-16-le"), "syntax"),
+    ('{"a": 1}'.encode("utf-32"), "syntax"), (b'\xef\xbb\xbf{"a": 1}', "syntax"), (b'"\xed\xa0\x80"', "syntax"),
 ])
 def test_the_strict_reader_refuses_and_names_the_rule(text, rule):
     with pytest.raises(JSONRefused) as refused:
@@ -63,3 +67,4 @@ def test_the_strict_reader_keeps_what_is_allowed():
     assert loads("[" * MAX_DEPTH + "]" * MAX_DEPTH) is not None
     assert loads(str(INT64_MAX)) == INT64_MAX and loads(str(INT64_MIN)) == INT64_MIN
     assert loads("1.7976931348623157e308") == 1.7976931348623157e308
+    assert loads('{"name": "\u03a9mega \u2713"}'.encode()) == {"name": "\u03a9mega \u2713"}  # UTF-8 bytes

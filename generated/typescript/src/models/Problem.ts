@@ -56,7 +56,11 @@ export interface Problem {
      * `discontinuity`, `invalid_motion`, `unknown_letter`, `no_letter_fits`,
      * `invalid_position`, `invalid_value`, `domain_rule_violation`, `idempotency_key_reused`
      * (422), `too_many_requests` (429), `internal_error` (500), `store_unavailable`,
-     * `unavailable` (503). A plain string, not an enum, so new codes do not break clients.
+     * `unavailable` (503). Requests the HTTP server refuses before any operation reads them:
+     * `bad_request` (400: not HTTP/1.1 it can read), `uri_too_long` (414: a request line over
+     * 4094 bytes), `request_header_fields_too_large` (431: a header over 8190 bytes, or more
+     * than 100), `not_implemented` (501: a transfer coding other than chunked). A plain string,
+     * not an enum, so new codes do not break clients.
      * 
      */
     errorCode: string;
