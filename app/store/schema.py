@@ -20,19 +20,25 @@ metadata = sa.MetaData()
 # zlib level of PackedJSON: on a 64-beat sequence (42 KB of JSON) level 3 gives 4.4 KB in ~0.1 ms,
 # level 1 5.3 KB in 0.08 ms, level 6 3.7 KB in 0.36 ms (measured with timeit on this machine).
 PACK_LEVEL = 3
+# Smaller documents are stored as plain JSON: packing each small event cost tka serve 17 % more
+# server CPU per POST /api/sequences (paired runs against the same server storing plain JSON).
+PACK_FROM = 1024
 
 
 class PackedJSON(sa.TypeDecorator):  # type: ignore[type-arg]
-    """JSON kept zlib-compressed: event data and history patches repeat the same keys over and
-    over (a 64-beat sequence: 42 KB of JSON, 4.4 KB packed). Rows written before schema v7 hold
-    plain JSON (text on SQLite, UTF-8 bytes on PostgreSQL) and are read as such: zlib's stream
-    never starts with ``{`` or ``[``."""
+    """JSON kept zlib-compressed from PACK_FROM bytes: event data and history patches repeat the
+    same keys over and over (a 64-beat sequence: 42 KB of JSON, 4.4 KB packed). Smaller documents,
+    and rows written before schema v7, hold plain JSON (text on SQLite, UTF-8 bytes on PostgreSQL)
+    and are read as such: zlib's stream never starts with ``{`` or ``[``."""
 
     impl = sa.LargeBinary
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> bytes | None:
-        return None if value is None else zlib.compress(jsontext.dump_bytes(value), PACK_LEVEL)
+        if value is None:
+            return None
+        text = jsontext.dump_bytes(value)
+        return zlib.compress(text, PACK_LEVEL) if len(text) >= PACK_FROM else text
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
