@@ -31,7 +31,7 @@ class _ProblemWriter:
 
     def sendall(self, data: bytes) -> None:
         status = HTTPStatus(int(data.split(b" ", 2)[1]))  # "HTTP/1.1 414 URI Too Long\r\n..."
-        refused = status < 500
+        refused = status != HTTPStatus.INTERNAL_SERVER_ERROR  # the client's bytes (501: a coding it cannot read)
         code = status.phrase.lower().replace(" ", "_") if refused else "internal_error"
         request_id = random_uuid()
         body = json.dumps({

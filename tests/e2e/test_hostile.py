@@ -826,6 +826,8 @@ GUNICORN_REFUSALS = [
     ("invalid UTF-8 in the raw path", b"GET /api/sequences/\xff\xfe HTTP/1.1\r\n" + HOST + b"\r\n", 400),
     ("a Content-Length that is no number", b"POST /api/sequences HTTP/1.1\r\n" + HOST +
      b"Content-Type: application/json\r\nContent-Length: abc\r\n\r\n", 400),
+    ("a transfer coding gunicorn does not know", b"POST /api/sequences HTTP/1.1\r\n" + HOST +
+     b"Content-Type: application/json\r\nTransfer-Encoding: br\r\n\r\n", 501),
     ("Content-Length beside Transfer-Encoding", b"POST /api/sequences HTTP/1.1\r\n" + HOST +
      b"Content-Type: application/json\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400),
 ]
