@@ -273,6 +273,7 @@ def test_health_reports_how_far_the_event_stream_is_behind_the_log(app, client, 
     from app.bootstrap import bootstrap, close
     from app.events.hub import Hub
     from app.services.sequences import SequenceManagementService
+    from app.store import Store
 
     def lag() -> dict:
         return json.loads(client.get("/health").data)["checks"]["events:lag"][0]
@@ -287,11 +288,16 @@ def test_health_reports_how_far_the_event_stream_is_behind_the_log(app, client, 
     first = lag()
     assert (first["status"], first["observed_value"], first["observed_unit"]) == ("pass", 0, "events")
     assert first["component_id"] == "events" and first["output"] is None
+    hub, store = app.extensions["tka"].resolve(Hub), app.extensions["tka"].resolve(Store)
     commit_elsewhere("caught up")
-    wait_until(lambda: lag()["observed_value"] == 0, "the tailer catching up by itself")
+    with store.read() as uow:
+        newest = uow.events.last_id()
+    # The hub itself, not /health: /health may answer from a measurement taken before the commit.
+    wait_until(lambda: hub.position >= newest, "the tailer catching up by itself")
+    wait_until(lambda: lag()["observed_value"] == 0, "/health seeing it caught up")
     assert lag()["status"] == "pass"
 
-    app.extensions["tka"].resolve(Hub).shutdown(wait=True)  # the tailer is gone
+    hub.shutdown(wait=True)  # the tailer is gone
     commit_elsewhere("left behind")  # sequence.created + command.executed
     # /health reads the store watchdog's last measurement while it is fresh (2 s at most)
     wait_until(lambda: lag()["observed_value"] == 2, "/health counting the 2 events nobody dispatched")
