@@ -49,6 +49,10 @@ def events_until(client: Client, last_id: int, timeout: float = 30) -> list[dict
 def test_three_workers_every_client_gets_every_event_in_order_exactly_once(tmp_path_factory):
     server = start(tmp_path_factory, "three", workers=3)
     try:
+        # A server answers once one worker is up; on a busy machine the others may still be booting,
+        # and every connection would go to the first.
+        wait_until(lambda: requests.get(f"{server.url}/api/websocket/stats", timeout=5).json()["data"]["workers"] == 3,
+                   "all three workers serving")
         # Clients spread over the workers: connect until each worker holds at least two.
         clients: list[Client] = []
         where: dict[str, int] = {}
