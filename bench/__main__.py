@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--only letters,add_beat,store,http,events,resilience,faults]``: run, print, save JSON."""
+"""``python -m bench [--quick] [--only letters,add_beat,store,http,events,resilience,faults,pictures]``: run, print, save JSON."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("letters", "add_beat", "store", "http", "events", "resilience", "faults")
+SECTIONS = ("letters", "add_beat", "store", "http", "events", "resilience", "faults", "pictures")
 
 
 def _log(message: str) -> None:
@@ -70,6 +70,7 @@ def _run_section(name: str, quick: bool) -> dict[str, Any]:
         "events": lambda: _events(quick),
         "resilience": lambda: _optional("bench.resilience", quick),
         "faults": lambda: _optional("bench.faults", quick),
+        "pictures": lambda: _optional("bench.pictures", quick),
     }
     start = time.perf_counter()
     try:
@@ -180,6 +181,11 @@ def report(results: dict[str, Any]) -> str:
 
         lines += ["", "Issue 5  store outage: time to open, 503 latency, time to recover (bench/faults.py)",
                   table(faults)]
+    pictures = results.get("pictures")
+    if pictures and "error" not in pictures:
+        from bench.pictures import table as pictures_table
+
+        lines += ["", "Issue 15  pictures: CPU per image, medians (bench/pictures.py)", pictures_table(pictures)]
     for name in SECTIONS:
         if name in results and "error" in results[name]:
             lines.append(f"\n{name}: FAILED: {results[name]['error']}")

@@ -87,6 +87,17 @@ def expected_versions() -> frozenset[int] | None:
                      if not weak and text.isascii() and text.isdigit() and len(text) <= 18)
 
 
+def none_match(tag: str) -> bool:
+    """``If-None-Match`` names ``tag`` (compared weakly, as RFC 9110 says for it) or is ``*``: the
+    client's copy is current. The spec's pattern has already refused a malformed value."""
+    raw = flask.request.headers.get("If-None-Match")
+    if raw is None:
+        return False
+    if raw.strip() == "*":
+        return True
+    return any(f'"{text}"' == tag for _weak, text in _ENTITY_TAG.findall(raw))
+
+
 _SERIALIZED: dict[tuple[str, int], str] = {}  # (id, version) -> the sequence's JSON; versions never change
 _SERIALIZED_LOCK = threading.Lock()
 SERIALIZED_CACHE_SIZE = 256

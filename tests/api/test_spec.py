@@ -180,10 +180,11 @@ def test_every_example_matches_its_schema(spec):
     assert not failures, failures
 
 
-def test_the_if_match_pattern_is_the_one_the_server_parses_with(spec):
+@pytest.mark.parametrize("header", ["IfMatch", "IfNoneMatch"])
+def test_the_entity_tag_patterns_are_the_one_the_server_parses_with(spec, header):
     """The spec states RFC 9110's entity-tag list (so SDKs and tools know it); the server parses
     with the same expression (app/api/http.py), plus ``*``."""
     from app.api.http import _ENTITY_TAGS
 
-    pattern = spec["components"]["parameters"]["IfMatch"]["schema"]["pattern"]
+    pattern = spec["components"]["parameters"][header]["schema"]["pattern"]
     assert pattern == r"^([ \t]*\*[ \t]*|" + _ENTITY_TAGS.pattern + ")$"

@@ -5,6 +5,7 @@
 #include "TkaSdk/Tka.h"
 #include "TkaSdk/api/BeatsApi.h"
 #include "TkaSdk/api/CommandsApi.h"
+#include "TkaSdk/api/PicturesApi.h"
 #include "TkaSdk/api/SequencesApi.h"
 #include "TkaSdk/api/StatusApi.h"
 
@@ -12,6 +13,7 @@
 #include <ctime>
 #include <functional>
 #include <iostream>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 
@@ -61,6 +63,14 @@ static std::shared_ptr<MotionInput> motion(MotionType::eMotionType type, Locatio
     return m;
 }
 
+/// The bytes of a file answer (HttpContent wraps them in a stream).
+static std::string bytesOf(const std::shared_ptr<HttpContent>& content)
+{
+    std::stringstream bytes;
+    if (content && content->getData()) bytes << content->getData()->rdbuf();
+    return bytes.str();
+}
+
 static std::shared_ptr<AddBeatRequest> addBeat(std::shared_ptr<BeatInput> beat)
 {
     auto r = std::make_shared<AddBeatRequest>();
@@ -97,6 +107,7 @@ int main()
     SequencesApi sequences(client);
     BeatsApi beats(client);
     CommandsApi commands(client);
+    PicturesApi pictures(client);
     const boost::none_t none = boost::none;
 
     try {
@@ -156,6 +167,20 @@ int main()
         CHECK(undone->isCanRedo());
         auto redone = commands.redo(none, none, scope).get();
         CHECK(redone->getData()->getBeats().size() == 3);
+
+        // Pictures: HttpContent holding the bytes; ETag through LastResponse. A 304 is not an error
+        // (only >= 400 throws): it returns an empty HttpContent and LastResponse says 304.
+        auto sheet = bytesOf(pictures.getSequenceImageSvg(id, none, none, none).get());
+        CHECK(last.status() == 200);
+        CHECK(sheet.rfind("<svg", 0) == 0 && sheet.find("class=\"beat\"") != std::string::npos);
+        auto pictureEtag = last.header(to_string_t("ETag"));
+        CHECK(!pictureEtag.empty());
+        auto notModified = bytesOf(pictures.getSequenceImageSvg(id, none, none, pictureEtag).get());
+        CHECK(last.status() == 304 && notModified.empty());
+        auto png = bytesOf(pictures.getSequenceImagePng(id, none, 64, none).get());
+        CHECK(png.rfind(std::string("\x89PNG\r\n\x1a\n", 8), 0) == 0);
+        auto beat = bytesOf(pictures.getBeatImageSvg(id, 1, none, none, none).get());
+        CHECK(beat.rfind("<svg", 0) == 0);
 
         // Sending null: clear the start position of a sequence without beats.
         auto bare = std::make_shared<CreateSequenceRequest>();

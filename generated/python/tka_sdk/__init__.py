@@ -23,6 +23,7 @@ __all__ = [
     "CommandsApi",
     "EventsApi",
     "HealthApi",
+    "PicturesApi",
     "SequencesApi",
     "StatusApi",
     "ApiResponse",
@@ -93,6 +94,7 @@ from tka_sdk.api.beats_api import BeatsApi as BeatsApi
 from tka_sdk.api.commands_api import CommandsApi as CommandsApi
 from tka_sdk.api.events_api import EventsApi as EventsApi
 from tka_sdk.api.health_api import HealthApi as HealthApi
+from tka_sdk.api.pictures_api import PicturesApi as PicturesApi
 from tka_sdk.api.sequences_api import SequencesApi as SequencesApi
 from tka_sdk.api.status_api import StatusApi as StatusApi
 

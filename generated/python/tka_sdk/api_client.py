@@ -616,11 +616,8 @@ class ApiClient:
         if not accepts:
             return None
 
-        for accept in accepts:
-            if re.search('json', accept, re.IGNORECASE):
-                return accept
-
-        return accepts[0]
+        # tka: every type the operation answers with, not just the first +json one
+        return ", ".join(accepts)
 
     def select_header_content_type(self, content_types):
         """Returns `Content-Type` based on an array of content_types provided.

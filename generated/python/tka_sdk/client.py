@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-from tka_sdk.api import AlphabetApi, BeatsApi, CommandsApi, HealthApi, SequencesApi, StatusApi
+from tka_sdk.api import AlphabetApi, BeatsApi, CommandsApi, HealthApi, PicturesApi, SequencesApi, StatusApi
 from tka_sdk.api_client import ApiClient
 from tka_sdk.configuration import Configuration
 from tka_sdk.exceptions import ApiException
@@ -16,7 +16,8 @@ __all__ = ["TKAClient", "problem_of", "etag_of", "RetryPolicy"]
 
 
 class TKAClient:
-    """``TKAClient("http://127.0.0.1:8000")``: ``.sequences``, ``.beats``, ``.commands``, ..."""
+    """``TKAClient("http://127.0.0.1:8000")``: ``.sequences``, ``.beats``, ``.commands``,
+    ``.pictures``, ..."""
 
     def __init__(self, base_url: str = "http://127.0.0.1:8000", *, token: Optional[str] = None,
                  retry_policy: Optional[RetryPolicy] = None) -> None:
@@ -30,6 +31,7 @@ class TKAClient:
         self.beats = BeatsApi(self.api_client)
         self.alphabet = AlphabetApi(self.api_client)
         self.commands = CommandsApi(self.api_client)
+        self.pictures = PicturesApi(self.api_client)
 
     def close(self) -> None:
         self.api_client.rest_client.pool_manager.clear()

@@ -66,8 +66,8 @@ pplx::task<std::shared_ptr<IdentifyResponse>> AlphabetApi::identifyPictograph(st
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
     }
-    // tka: only a structured +json type (application/problem+json, application/health+json): JSON too
-    else if ( std::any_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
+    // tka: only structured +json types (application/problem+json, application/health+json): JSON too
+    else if ( std::all_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
                           [](const utility::string_t& t) { return t.find(utility::conversions::to_string_t("+json")) != utility::string_t::npos; }) )
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
@@ -83,8 +83,8 @@ pplx::task<std::shared_ptr<IdentifyResponse>> AlphabetApi::identifyPictograph(st
     }
 
     // tka: errors come as application/problem+json; say that they are welcome
-    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/json")
-        ? utility::conversions::to_string_t("application/json, application/problem+json") : localVarResponseHttpContentType;
+    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/problem+json")
+        ? localVarResponseHttpContentType : localVarResponseHttpContentType + utility::conversions::to_string_t(", application/problem+json");
 
     std::unordered_set<utility::string_t> localVarConsumeHttpContentTypes;
     localVarConsumeHttpContentTypes.insert( utility::conversions::to_string_t("application/json") );
@@ -223,8 +223,8 @@ pplx::task<std::shared_ptr<LetterListResponse>> AlphabetApi::listLetters(boost::
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
     }
-    // tka: only a structured +json type (application/problem+json, application/health+json): JSON too
-    else if ( std::any_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
+    // tka: only structured +json types (application/problem+json, application/health+json): JSON too
+    else if ( std::all_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
                           [](const utility::string_t& t) { return t.find(utility::conversions::to_string_t("+json")) != utility::string_t::npos; }) )
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
@@ -240,8 +240,8 @@ pplx::task<std::shared_ptr<LetterListResponse>> AlphabetApi::listLetters(boost::
     }
 
     // tka: errors come as application/problem+json; say that they are welcome
-    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/json")
-        ? utility::conversions::to_string_t("application/json, application/problem+json") : localVarResponseHttpContentType;
+    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/problem+json")
+        ? localVarResponseHttpContentType : localVarResponseHttpContentType + utility::conversions::to_string_t(", application/problem+json");
 
     std::unordered_set<utility::string_t> localVarConsumeHttpContentTypes;
 
@@ -359,8 +359,8 @@ pplx::task<std::shared_ptr<PositionListResponse>> AlphabetApi::listPositions(boo
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
     }
-    // tka: only a structured +json type (application/problem+json, application/health+json): JSON too
-    else if ( std::any_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
+    // tka: only structured +json types (application/problem+json, application/health+json): JSON too
+    else if ( std::all_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
                           [](const utility::string_t& t) { return t.find(utility::conversions::to_string_t("+json")) != utility::string_t::npos; }) )
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
@@ -376,8 +376,8 @@ pplx::task<std::shared_ptr<PositionListResponse>> AlphabetApi::listPositions(boo
     }
 
     // tka: errors come as application/problem+json; say that they are welcome
-    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/json")
-        ? utility::conversions::to_string_t("application/json, application/problem+json") : localVarResponseHttpContentType;
+    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/problem+json")
+        ? localVarResponseHttpContentType : localVarResponseHttpContentType + utility::conversions::to_string_t(", application/problem+json");
 
     std::unordered_set<utility::string_t> localVarConsumeHttpContentTypes;
 

@@ -60,8 +60,8 @@ pplx::task<std::shared_ptr<HistoryResponse>> CommandsApi::getCommandHistory(boos
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
     }
-    // tka: only a structured +json type (application/problem+json, application/health+json): JSON too
-    else if ( std::any_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
+    // tka: only structured +json types (application/problem+json, application/health+json): JSON too
+    else if ( std::all_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
                           [](const utility::string_t& t) { return t.find(utility::conversions::to_string_t("+json")) != utility::string_t::npos; }) )
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
@@ -77,8 +77,8 @@ pplx::task<std::shared_ptr<HistoryResponse>> CommandsApi::getCommandHistory(boos
     }
 
     // tka: errors come as application/problem+json; say that they are welcome
-    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/json")
-        ? utility::conversions::to_string_t("application/json, application/problem+json") : localVarResponseHttpContentType;
+    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/problem+json")
+        ? localVarResponseHttpContentType : localVarResponseHttpContentType + utility::conversions::to_string_t(", application/problem+json");
 
     std::unordered_set<utility::string_t> localVarConsumeHttpContentTypes;
 
@@ -204,8 +204,8 @@ pplx::task<std::shared_ptr<CommandResponse>> CommandsApi::redo(boost::optional<u
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
     }
-    // tka: only a structured +json type (application/problem+json, application/health+json): JSON too
-    else if ( std::any_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
+    // tka: only structured +json types (application/problem+json, application/health+json): JSON too
+    else if ( std::all_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
                           [](const utility::string_t& t) { return t.find(utility::conversions::to_string_t("+json")) != utility::string_t::npos; }) )
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
@@ -221,8 +221,8 @@ pplx::task<std::shared_ptr<CommandResponse>> CommandsApi::redo(boost::optional<u
     }
 
     // tka: errors come as application/problem+json; say that they are welcome
-    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/json")
-        ? utility::conversions::to_string_t("application/json, application/problem+json") : localVarResponseHttpContentType;
+    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/problem+json")
+        ? localVarResponseHttpContentType : localVarResponseHttpContentType + utility::conversions::to_string_t(", application/problem+json");
 
     std::unordered_set<utility::string_t> localVarConsumeHttpContentTypes;
     localVarConsumeHttpContentTypes.insert( utility::conversions::to_string_t("application/json") );
@@ -361,8 +361,8 @@ pplx::task<std::shared_ptr<CommandResponse>> CommandsApi::redoAlias(boost::optio
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
     }
-    // tka: only a structured +json type (application/problem+json, application/health+json): JSON too
-    else if ( std::any_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
+    // tka: only structured +json types (application/problem+json, application/health+json): JSON too
+    else if ( std::all_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
                           [](const utility::string_t& t) { return t.find(utility::conversions::to_string_t("+json")) != utility::string_t::npos; }) )
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
@@ -378,8 +378,8 @@ pplx::task<std::shared_ptr<CommandResponse>> CommandsApi::redoAlias(boost::optio
     }
 
     // tka: errors come as application/problem+json; say that they are welcome
-    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/json")
-        ? utility::conversions::to_string_t("application/json, application/problem+json") : localVarResponseHttpContentType;
+    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/problem+json")
+        ? localVarResponseHttpContentType : localVarResponseHttpContentType + utility::conversions::to_string_t(", application/problem+json");
 
     std::unordered_set<utility::string_t> localVarConsumeHttpContentTypes;
     localVarConsumeHttpContentTypes.insert( utility::conversions::to_string_t("application/json") );
@@ -518,8 +518,8 @@ pplx::task<std::shared_ptr<CommandResponse>> CommandsApi::undo(boost::optional<u
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
     }
-    // tka: only a structured +json type (application/problem+json, application/health+json): JSON too
-    else if ( std::any_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
+    // tka: only structured +json types (application/problem+json, application/health+json): JSON too
+    else if ( std::all_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
                           [](const utility::string_t& t) { return t.find(utility::conversions::to_string_t("+json")) != utility::string_t::npos; }) )
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
@@ -535,8 +535,8 @@ pplx::task<std::shared_ptr<CommandResponse>> CommandsApi::undo(boost::optional<u
     }
 
     // tka: errors come as application/problem+json; say that they are welcome
-    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/json")
-        ? utility::conversions::to_string_t("application/json, application/problem+json") : localVarResponseHttpContentType;
+    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/problem+json")
+        ? localVarResponseHttpContentType : localVarResponseHttpContentType + utility::conversions::to_string_t(", application/problem+json");
 
     std::unordered_set<utility::string_t> localVarConsumeHttpContentTypes;
     localVarConsumeHttpContentTypes.insert( utility::conversions::to_string_t("application/json") );
@@ -675,8 +675,8 @@ pplx::task<std::shared_ptr<CommandResponse>> CommandsApi::undoAlias(boost::optio
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
     }
-    // tka: only a structured +json type (application/problem+json, application/health+json): JSON too
-    else if ( std::any_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
+    // tka: only structured +json types (application/problem+json, application/health+json): JSON too
+    else if ( std::all_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
                           [](const utility::string_t& t) { return t.find(utility::conversions::to_string_t("+json")) != utility::string_t::npos; }) )
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
@@ -692,8 +692,8 @@ pplx::task<std::shared_ptr<CommandResponse>> CommandsApi::undoAlias(boost::optio
     }
 
     // tka: errors come as application/problem+json; say that they are welcome
-    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/json")
-        ? utility::conversions::to_string_t("application/json, application/problem+json") : localVarResponseHttpContentType;
+    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/problem+json")
+        ? localVarResponseHttpContentType : localVarResponseHttpContentType + utility::conversions::to_string_t(", application/problem+json");
 
     std::unordered_set<utility::string_t> localVarConsumeHttpContentTypes;
     localVarConsumeHttpContentTypes.insert( utility::conversions::to_string_t("application/json") );

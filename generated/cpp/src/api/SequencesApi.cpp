@@ -66,8 +66,8 @@ pplx::task<std::shared_ptr<CommandResponse>> SequencesApi::createSequence(std::s
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
     }
-    // tka: only a structured +json type (application/problem+json, application/health+json): JSON too
-    else if ( std::any_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
+    // tka: only structured +json types (application/problem+json, application/health+json): JSON too
+    else if ( std::all_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
                           [](const utility::string_t& t) { return t.find(utility::conversions::to_string_t("+json")) != utility::string_t::npos; }) )
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
@@ -83,8 +83,8 @@ pplx::task<std::shared_ptr<CommandResponse>> SequencesApi::createSequence(std::s
     }
 
     // tka: errors come as application/problem+json; say that they are welcome
-    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/json")
-        ? utility::conversions::to_string_t("application/json, application/problem+json") : localVarResponseHttpContentType;
+    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/problem+json")
+        ? localVarResponseHttpContentType : localVarResponseHttpContentType + utility::conversions::to_string_t(", application/problem+json");
 
     std::unordered_set<utility::string_t> localVarConsumeHttpContentTypes;
     localVarConsumeHttpContentTypes.insert( utility::conversions::to_string_t("application/json") );
@@ -224,8 +224,8 @@ pplx::task<std::shared_ptr<CommandResponse>> SequencesApi::deleteSequence(utilit
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
     }
-    // tka: only a structured +json type (application/problem+json, application/health+json): JSON too
-    else if ( std::any_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
+    // tka: only structured +json types (application/problem+json, application/health+json): JSON too
+    else if ( std::all_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
                           [](const utility::string_t& t) { return t.find(utility::conversions::to_string_t("+json")) != utility::string_t::npos; }) )
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
@@ -241,8 +241,8 @@ pplx::task<std::shared_ptr<CommandResponse>> SequencesApi::deleteSequence(utilit
     }
 
     // tka: errors come as application/problem+json; say that they are welcome
-    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/json")
-        ? utility::conversions::to_string_t("application/json, application/problem+json") : localVarResponseHttpContentType;
+    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/problem+json")
+        ? localVarResponseHttpContentType : localVarResponseHttpContentType + utility::conversions::to_string_t(", application/problem+json");
 
     std::unordered_set<utility::string_t> localVarConsumeHttpContentTypes;
 
@@ -370,8 +370,8 @@ pplx::task<std::shared_ptr<CommandResponse>> SequencesApi::generateSequence(std:
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
     }
-    // tka: only a structured +json type (application/problem+json, application/health+json): JSON too
-    else if ( std::any_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
+    // tka: only structured +json types (application/problem+json, application/health+json): JSON too
+    else if ( std::all_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
                           [](const utility::string_t& t) { return t.find(utility::conversions::to_string_t("+json")) != utility::string_t::npos; }) )
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
@@ -387,8 +387,8 @@ pplx::task<std::shared_ptr<CommandResponse>> SequencesApi::generateSequence(std:
     }
 
     // tka: errors come as application/problem+json; say that they are welcome
-    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/json")
-        ? utility::conversions::to_string_t("application/json, application/problem+json") : localVarResponseHttpContentType;
+    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/problem+json")
+        ? localVarResponseHttpContentType : localVarResponseHttpContentType + utility::conversions::to_string_t(", application/problem+json");
 
     std::unordered_set<utility::string_t> localVarConsumeHttpContentTypes;
     localVarConsumeHttpContentTypes.insert( utility::conversions::to_string_t("application/json") );
@@ -527,8 +527,8 @@ pplx::task<std::shared_ptr<CurrentSequenceResponse>> SequencesApi::getCurrentSeq
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
     }
-    // tka: only a structured +json type (application/problem+json, application/health+json): JSON too
-    else if ( std::any_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
+    // tka: only structured +json types (application/problem+json, application/health+json): JSON too
+    else if ( std::all_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
                           [](const utility::string_t& t) { return t.find(utility::conversions::to_string_t("+json")) != utility::string_t::npos; }) )
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
@@ -544,8 +544,8 @@ pplx::task<std::shared_ptr<CurrentSequenceResponse>> SequencesApi::getCurrentSeq
     }
 
     // tka: errors come as application/problem+json; say that they are welcome
-    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/json")
-        ? utility::conversions::to_string_t("application/json, application/problem+json") : localVarResponseHttpContentType;
+    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/problem+json")
+        ? localVarResponseHttpContentType : localVarResponseHttpContentType + utility::conversions::to_string_t(", application/problem+json");
 
     std::unordered_set<utility::string_t> localVarConsumeHttpContentTypes;
 
@@ -664,8 +664,8 @@ pplx::task<std::shared_ptr<SequenceResponse>> SequencesApi::getSequence(utility:
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
     }
-    // tka: only a structured +json type (application/problem+json, application/health+json): JSON too
-    else if ( std::any_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
+    // tka: only structured +json types (application/problem+json, application/health+json): JSON too
+    else if ( std::all_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
                           [](const utility::string_t& t) { return t.find(utility::conversions::to_string_t("+json")) != utility::string_t::npos; }) )
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
@@ -681,8 +681,8 @@ pplx::task<std::shared_ptr<SequenceResponse>> SequencesApi::getSequence(utility:
     }
 
     // tka: errors come as application/problem+json; say that they are welcome
-    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/json")
-        ? utility::conversions::to_string_t("application/json, application/problem+json") : localVarResponseHttpContentType;
+    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/problem+json")
+        ? localVarResponseHttpContentType : localVarResponseHttpContentType + utility::conversions::to_string_t(", application/problem+json");
 
     std::unordered_set<utility::string_t> localVarConsumeHttpContentTypes;
 
@@ -800,8 +800,8 @@ pplx::task<std::shared_ptr<SequencePage>> SequencesApi::listSequences(boost::opt
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
     }
-    // tka: only a structured +json type (application/problem+json, application/health+json): JSON too
-    else if ( std::any_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
+    // tka: only structured +json types (application/problem+json, application/health+json): JSON too
+    else if ( std::all_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
                           [](const utility::string_t& t) { return t.find(utility::conversions::to_string_t("+json")) != utility::string_t::npos; }) )
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
@@ -817,8 +817,8 @@ pplx::task<std::shared_ptr<SequencePage>> SequencesApi::listSequences(boost::opt
     }
 
     // tka: errors come as application/problem+json; say that they are welcome
-    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/json")
-        ? utility::conversions::to_string_t("application/json, application/problem+json") : localVarResponseHttpContentType;
+    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/problem+json")
+        ? localVarResponseHttpContentType : localVarResponseHttpContentType + utility::conversions::to_string_t(", application/problem+json");
 
     std::unordered_set<utility::string_t> localVarConsumeHttpContentTypes;
 
@@ -950,8 +950,8 @@ pplx::task<std::shared_ptr<SequenceResponse>> SequencesApi::setCurrentSequence(s
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
     }
-    // tka: only a structured +json type (application/problem+json, application/health+json): JSON too
-    else if ( std::any_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
+    // tka: only structured +json types (application/problem+json, application/health+json): JSON too
+    else if ( std::all_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
                           [](const utility::string_t& t) { return t.find(utility::conversions::to_string_t("+json")) != utility::string_t::npos; }) )
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
@@ -967,8 +967,8 @@ pplx::task<std::shared_ptr<SequenceResponse>> SequencesApi::setCurrentSequence(s
     }
 
     // tka: errors come as application/problem+json; say that they are welcome
-    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/json")
-        ? utility::conversions::to_string_t("application/json, application/problem+json") : localVarResponseHttpContentType;
+    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/problem+json")
+        ? localVarResponseHttpContentType : localVarResponseHttpContentType + utility::conversions::to_string_t(", application/problem+json");
 
     std::unordered_set<utility::string_t> localVarConsumeHttpContentTypes;
     localVarConsumeHttpContentTypes.insert( utility::conversions::to_string_t("application/json") );
@@ -1110,8 +1110,8 @@ pplx::task<std::shared_ptr<CommandResponse>> SequencesApi::setStartPosition(util
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
     }
-    // tka: only a structured +json type (application/problem+json, application/health+json): JSON too
-    else if ( std::any_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
+    // tka: only structured +json types (application/problem+json, application/health+json): JSON too
+    else if ( std::all_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
                           [](const utility::string_t& t) { return t.find(utility::conversions::to_string_t("+json")) != utility::string_t::npos; }) )
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
@@ -1127,8 +1127,8 @@ pplx::task<std::shared_ptr<CommandResponse>> SequencesApi::setStartPosition(util
     }
 
     // tka: errors come as application/problem+json; say that they are welcome
-    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/json")
-        ? utility::conversions::to_string_t("application/json, application/problem+json") : localVarResponseHttpContentType;
+    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/problem+json")
+        ? localVarResponseHttpContentType : localVarResponseHttpContentType + utility::conversions::to_string_t(", application/problem+json");
 
     std::unordered_set<utility::string_t> localVarConsumeHttpContentTypes;
     localVarConsumeHttpContentTypes.insert( utility::conversions::to_string_t("application/json") );
@@ -1274,8 +1274,8 @@ pplx::task<std::shared_ptr<CommandResponse>> SequencesApi::updateSequence(utilit
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
     }
-    // tka: only a structured +json type (application/problem+json, application/health+json): JSON too
-    else if ( std::any_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
+    // tka: only structured +json types (application/problem+json, application/health+json): JSON too
+    else if ( std::all_of(localVarResponseHttpContentTypes.begin(), localVarResponseHttpContentTypes.end(),
                           [](const utility::string_t& t) { return t.find(utility::conversions::to_string_t("+json")) != utility::string_t::npos; }) )
     {
         localVarResponseHttpContentType = utility::conversions::to_string_t("application/json");
@@ -1291,8 +1291,8 @@ pplx::task<std::shared_ptr<CommandResponse>> SequencesApi::updateSequence(utilit
     }
 
     // tka: errors come as application/problem+json; say that they are welcome
-    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/json")
-        ? utility::conversions::to_string_t("application/json, application/problem+json") : localVarResponseHttpContentType;
+    localVarHeaderParams[utility::conversions::to_string_t("Accept")] = localVarResponseHttpContentType == utility::conversions::to_string_t("application/problem+json")
+        ? localVarResponseHttpContentType : localVarResponseHttpContentType + utility::conversions::to_string_t(", application/problem+json");
 
     std::unordered_set<utility::string_t> localVarConsumeHttpContentTypes;
     localVarConsumeHttpContentTypes.insert( utility::conversions::to_string_t("application/json") );

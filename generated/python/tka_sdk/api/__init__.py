@@ -6,6 +6,7 @@ from tka_sdk.api.beats_api import BeatsApi
 from tka_sdk.api.commands_api import CommandsApi
 from tka_sdk.api.events_api import EventsApi
 from tka_sdk.api.health_api import HealthApi
+from tka_sdk.api.pictures_api import PicturesApi
 from tka_sdk.api.sequences_api import SequencesApi
 from tka_sdk.api.status_api import StatusApi
 

@@ -194,6 +194,7 @@ pub mod beats_api;
 pub mod commands_api;
 pub mod events_api;
 pub mod health_api;
+pub mod pictures_api;
 pub mod sequences_api;
 pub mod status_api;
 

@@ -5,5 +5,6 @@ export * from './BeatsApi';
 export * from './CommandsApi';
 export * from './EventsApi';
 export * from './HealthApi';
+export * from './PicturesApi';
 export * from './SequencesApi';
 export * from './StatusApi';

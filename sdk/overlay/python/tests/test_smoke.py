@@ -69,6 +69,19 @@ def test_the_sdk_drives_a_live_server_end_to_end(tka: TKAClient):
     redone = tka.commands.redo(undo_redo_request=UndoRedoRequest(sequence_id=seq_id))
     assert len(redone.data.beats) == 3 and redone.data.beats[2].letter is None
 
+    # Pictures: the sheet as SVG (with an ETag; If-None-Match with it is a 304, which the
+    # generated client raises as an ApiException), the sheet as PNG, one beat as SVG.
+    sheet = tka.pictures.get_sequence_image_svg_with_http_info(seq_id)
+    assert sheet.status_code == 200
+    assert sheet.data.startswith(b"<svg") and b'class="beat"' in sheet.data
+    picture_etag = etag_of(sheet.headers)
+    assert picture_etag and picture_etag.endswith('-p1"')
+    with pytest.raises(ApiException) as not_modified:
+        tka.pictures.get_sequence_image_svg(seq_id, if_none_match=picture_etag)
+    assert not_modified.value.status == 304
+    assert tka.pictures.get_sequence_image_png(seq_id, size=64).startswith(b"\x89PNG\r\n\x1a\n")
+    assert tka.pictures.get_beat_image_svg(seq_id, 1).startswith(b"<svg")
+
     # Sending null: clear the start position of a sequence without beats.
     bare = tka.sequences.create_sequence(CreateSequenceRequest(name="bare", start_position="beta5")).data
     cleared = tka.sequences.update_sequence(bare.id, UpdateSequenceRequest(start_position=None)).data

@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tka_sdk::apis::configuration::Configuration;
-use tka_sdk::apis::{beats_api, commands_api, sequences_api, status_api, Error, RetryPolicy};
+use tka_sdk::apis::{beats_api, commands_api, pictures_api, sequences_api, status_api, Error, RetryPolicy};
 use tka_sdk::models::{
     AddBeatRequest, BeatInput, CreateSequenceRequest, Location, MotionInput, MotionType, PositionName,
     RotationDirection, ServiceStatus, UndoRedoRequest, UpdateSequenceRequest,
@@ -84,6 +84,22 @@ async fn the_sdk_drives_a_live_server_end_to_end() {
     assert!(undone.can_redo);
     let redone = commands_api::redo(&c, None, None, scope()).await.unwrap();
     assert_eq!(redone.data.unwrap().beats.len(), 3);
+
+    // Pictures come back as the reqwest::Response (headers and all); a 304 is not an error: it is
+    // an Ok response with status 304 and an empty body.
+    let sheet = pictures_api::get_sequence_image_svg(&c, &id, None, None, None).await.unwrap();
+    assert_eq!(sheet.status().as_u16(), 200);
+    let picture_etag = sheet.headers().get("ETag").unwrap().to_str().unwrap().to_owned();
+    assert!(picture_etag.ends_with("-p1\""));
+    let svg = sheet.text().await.unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("class=\"beat\""));
+    let not_modified = pictures_api::get_sequence_image_svg(&c, &id, None, None, Some(&picture_etag)).await.unwrap();
+    assert_eq!(not_modified.status().as_u16(), 304);
+    assert!(not_modified.bytes().await.unwrap().is_empty());
+    let png = pictures_api::get_sequence_image_png(&c, &id, None, Some(64), None).await.unwrap().bytes().await.unwrap();
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"));
+    let beat = pictures_api::get_beat_image_svg(&c, &id, 1, None, None, None).await.unwrap().text().await.unwrap();
+    assert!(beat.starts_with("<svg"));
 
     // Sending null: clear the start position of a sequence without beats.
     let mut bare = CreateSequenceRequest::new("bare".into());

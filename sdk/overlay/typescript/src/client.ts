@@ -1,7 +1,7 @@
 // Hand-written (sdk/overlay/typescript): one object holding every generated API, sharing one
 // Configuration (base URL, token, retry policy).
 import { Configuration, ConfigurationParameters, ResponseError } from './runtime';
-import { AlphabetApi, BeatsApi, CommandsApi, HealthApi, SequencesApi, StatusApi } from './apis/index';
+import { AlphabetApi, BeatsApi, CommandsApi, HealthApi, PicturesApi, SequencesApi, StatusApi } from './apis/index';
 
 export interface TKAClientOptions extends Omit<ConfigurationParameters, 'basePath' | 'accessToken'> {
     /** Server origin, e.g. `http://127.0.0.1:8000` (paths in the spec start with `/api`). */
@@ -18,6 +18,7 @@ export class TKAClient {
     readonly beats: BeatsApi;
     readonly alphabet: AlphabetApi;
     readonly commands: CommandsApi;
+    readonly pictures: PicturesApi;
 
     constructor(options: TKAClientOptions = {}) {
         const { baseUrl, token, ...rest } = options;
@@ -32,6 +33,7 @@ export class TKAClient {
         this.beats = new BeatsApi(this.configuration);
         this.alphabet = new AlphabetApi(this.configuration);
         this.commands = new CommandsApi(this.configuration);
+        this.pictures = new PicturesApi(this.configuration);
     }
 }
 

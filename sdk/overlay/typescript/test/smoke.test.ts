@@ -76,6 +76,20 @@ test('the SDK drives a live server end to end', { skip }, async () => {
     assert.equal(redone.data!.beats.length, 3);
     assert.equal(redone.data!.beats[2].letter, null);
 
+    // Pictures: the sheet as SVG (with an ETag; If-None-Match with it is a 304, which the
+    // generated client throws as a ResponseError), the sheet as PNG, one beat as SVG.
+    const sheet = await tka.pictures.getSequenceImageSvgRaw({ sequenceId: id });
+    const svg = await (await sheet.value()).text();
+    assert.ok(svg.startsWith('<svg') && svg.includes('class="beat"'));
+    const pictureEtag = etagOf(sheet);
+    assert.ok(pictureEtag?.endsWith('-p1"'));
+    const notModified = await problemOf(tka.pictures.getSequenceImageSvg({ sequenceId: id, ifNoneMatch: pictureEtag }));
+    assert.equal(notModified.status, 304);
+    const png = new Uint8Array(await (await tka.pictures.getSequenceImagePng({ sequenceId: id, size: 64 })).arrayBuffer());
+    assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+    const beat = await (await tka.pictures.getBeatImageSvg({ sequenceId: id, beatNumber: 1 })).text();
+    assert.ok(beat.startsWith('<svg'));
+
     // Sending null: clear the start position of a sequence without beats.
     const bare = await tka.sequences.createSequence({ createSequenceRequest: { name: 'bare', startPosition: 'beta5' } });
     const cleared = await tka.sequences.updateSequence({
