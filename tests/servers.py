@@ -27,13 +27,14 @@ def free_port() -> int:
 
 class Server:
     """``argv(port)`` as a subprocess, up once ``GET /health/live`` answers 200. ``port_env``: also
-    tell it the port in that environment variable; ``db_url``: the database it serves, if tka."""
+    tell it the port in that environment variable; ``db_url``: the database it serves, if tka;
+    ``port``: that one (a restart where a stopped server was) instead of a free one."""
 
     def __init__(self, argv: Callable[[int], list[str]], *, log: Path | None = None, env: dict[str, str] | None = None,
                  name: str = "server", preexec_fn: Callable[[], None] | None = None, port_env: str | None = None,
-                 db_url: str | None = None) -> None:
+                 db_url: str | None = None, port: int | None = None) -> None:
         self.name = name
-        self.port = free_port()
+        self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.db_url = db_url
         self.log_path = log
@@ -103,12 +104,12 @@ class LiveServer(Server):
 
     def __init__(self, db_url: str, *, workers: int = 2, extra_args: list[str] | None = None,
                  env: dict[str, str] | None = None, preexec_fn: Callable[[], None] | None = None,
-                 log: Path | None = None) -> None:
+                 log: Path | None = None, port: int | None = None) -> None:
         if log is None and db_url.startswith("sqlite:///"):
             log = Path(db_url.removeprefix("sqlite:///")).with_suffix(".log")
         super().__init__(lambda port: [sys.executable, "-m", "app.cli", "serve", "--port", str(port), "--workers",
                                        str(workers), "--database", db_url, *(extra_args or [])],
-                         log=log, env=env, name="tka", preexec_fn=preexec_fn, db_url=db_url)
+                         log=log, env=env, name="tka", preexec_fn=preexec_fn, db_url=db_url, port=port)
 
 
 def one_per_worker(connect: Callable[[], C], served_by: Callable[[C], int | None], close: Callable[[C], None],

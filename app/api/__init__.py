@@ -24,6 +24,7 @@ from app.settings import Settings
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
 STATIC = Path(__file__).resolve().parent / "static"
+VIEWER = STATIC / "viewer"
 
 
 class BoundedInteger(IntegerConverter):
@@ -94,11 +95,37 @@ def create_app(container: Container) -> flask.Flask:
     def static_asset(name: str) -> flask.Response:
         return flask.send_from_directory(STATIC, name, max_age=86400)
 
+    @app.get("/viewer")
+    @app.get("/viewer/")
+    def viewer() -> flask.Response:
+        if not flask.request.path.endswith("/"):  # the page's assets are relative to /viewer/
+            query = flask.request.query_string.decode("latin-1")
+            return flask.redirect("/viewer/" + (f"?{query}" if query else ""))
+        return flask.send_from_directory(VIEWER, "index.html", max_age=0)
+
+    @app.get("/viewer/<path:name>")
+    def viewer_asset(name: str) -> flask.Response:
+        # max_age=0: "no-cache", revalidated by ETag, so a new release reaches open pages' reloads.
+        return flask.send_from_directory(VIEWER, name, max_age=0)
+
     @app.get("/")
     def index() -> flask.Response:
-        return flask.redirect("/api/docs/")
+        return flask.Response(_INDEX_PAGE, mimetype="text/html")
 
     return app
+
+
+_INDEX_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>tka</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" type="image/png" href="/api/docs/favicon-32x32.png">
+<style>body { font-family: system-ui, sans-serif; max-width: 40rem; margin: 2rem auto; padding: 0 1rem }</style>
+</head><body><h1>tka</h1><p>The control API of TKA, The Kinetic Alphabet.</p><ul>
+<li><a href="/viewer/">Viewer</a>: the current sequence, live</li>
+<li><a href="/api/docs/">API docs</a> (Swagger UI, try requests)</li>
+<li><a href="/api/redoc">API reference</a> (ReDoc)</li>
+<li><a href="/api/openapi.json">openapi.json</a></li>
+</ul></body></html>"""
 
 
 _REDOC_PAGE = """<!DOCTYPE html>
