@@ -8,11 +8,12 @@ text chunk of their dictionary images.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NamedTuple
 
 from marshmallow import Schema, fields
 
 from app.domain import BeatData, MotionData, SequenceData, family_of
+from app.domain.cap import CapInfo, cap_info
 
 
 def _turns(motion: MotionData) -> float | int | str:
@@ -84,15 +85,27 @@ def _metadata_text(seq: SequenceData, key: str, default: str) -> str:
     return value if isinstance(value, str) else default
 
 
-class MetadataSchema(Schema):
-    """The first entry: what the file's beats spell and how they are meant to be shown."""
+class _Header(NamedTuple):
+    seq: SequenceData
+    cap: CapInfo
 
-    word = fields.String()
-    author = fields.Function(lambda seq: _metadata_text(seq, "author", ""))
-    level = fields.Integer()
-    prop_type = fields.Function(lambda seq: _metadata_text(seq, "prop_type", "staff"))
-    grid_mode = fields.String()
-    is_circular = fields.Boolean()
+
+class MetadataSchema(Schema):
+    """The first entry: what the file's beats spell and how they are meant to be shown; the
+    circular and CAP flags computed from the beats (app/domain/cap.py), never stored guesses."""
+
+    word = fields.String(attribute="seq.word")
+    author = fields.Function(lambda head: _metadata_text(head.seq, "author", ""))
+    level = fields.Integer(attribute="seq.level")
+    prop_type = fields.Function(lambda head: _metadata_text(head.seq, "prop_type", "staff"))
+    grid_mode = fields.String(attribute="seq.grid_mode")
+    is_circular = fields.Boolean(attribute="cap.is_circular")
+    can_be_CAP = fields.Boolean(attribute="cap.can_be_cap")
+    is_strict_rotated_CAP = fields.Boolean(attribute="cap.is_strict_rotated_CAP")
+    is_strict_mirrored_CAP = fields.Boolean(attribute="cap.is_strict_mirrored_CAP")
+    is_strict_swapped_CAP = fields.Boolean(attribute="cap.is_strict_swapped_CAP")
+    is_mirrored_swapped_CAP = fields.Boolean(attribute="cap.is_mirrored_swapped_CAP")
+    is_rotated_swapped_CAP = fields.Boolean(attribute="cap.is_rotated_swapped_CAP")
 
     class Meta:
         ordered = True
@@ -104,7 +117,7 @@ def _filled(beat: BeatData) -> bool:
 
 def dump_sequence(seq: SequenceData) -> list[dict[str, Any]]:
     """``seq`` as the list a desktop app saves (blank beats are left out, as the apps do)."""
-    entries: list[dict[str, Any]] = [MetadataSchema().dump(seq)]
+    entries: list[dict[str, Any]] = [MetadataSchema().dump(_Header(seq, cap_info(seq)))]
     if seq.start_position is not None and _filled(seq.start_position):
         entries.append(StartSchema().dump(seq.start_position))
     entries += BeatSchema(many=True).dump([beat for beat in seq.beats if _filled(beat)])
