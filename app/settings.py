@@ -34,6 +34,7 @@ class Settings:
     token: str | None = None
     cors_origins: tuple[str, ...] = ()
     max_body_bytes: int = 1 << 20
+    max_import_bytes: int = 16 << 20  # POST /api/sequences/import: a dictionary PNG can be large
     validate_responses: bool = False
     graceful_timeout: int = 10  # seconds gunicorn lets in-flight requests finish after SIGTERM
     stream: StreamConfig = field(default_factory=StreamConfig)  # the event stream (TKA_WS_*, TKA_EVENT_*)

@@ -1,4 +1,4 @@
-"""``python -m bench [--quick] [--only letters,add_beat,store,http,events,resilience,faults,pictures]``: run, print, save JSON."""
+"""``python -m bench [--quick] [--only letters,add_beat,store,http,events,resilience,faults,pictures,files]``: run, print, save JSON."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("letters", "add_beat", "store", "http", "events", "resilience", "faults", "pictures")
+SECTIONS = ("letters", "add_beat", "store", "http", "events", "resilience", "faults", "pictures", "files")
 
 
 def _log(message: str) -> None:
@@ -71,6 +71,7 @@ def _run_section(name: str, quick: bool) -> dict[str, Any]:
         "resilience": lambda: _optional("bench.resilience", quick),
         "faults": lambda: _optional("bench.faults", quick),
         "pictures": lambda: _optional("bench.pictures", quick),
+        "files": lambda: _optional("bench.files", quick),
     }
     start = time.perf_counter()
     try:
@@ -186,6 +187,11 @@ def report(results: dict[str, Any]) -> str:
         from bench.pictures import table as pictures_table
 
         lines += ["", "Issue 15  pictures: CPU per image, medians (bench/pictures.py)", pictures_table(pictures)]
+    files = results.get("files")
+    if files and "error" not in files:
+        from bench.files import table as files_table
+
+        lines += ["", "Issue 16  TKA files: CPU per 64-beat file, medians (bench/files.py)", files_table(files)]
     for name in SECTIONS:
         if name in results and "error" in results[name]:
             lines.append(f"\n{name}: FAILED: {results[name]['error']}")

@@ -27,6 +27,10 @@ STATIC = Path(__file__).resolve().parent / "static"
 VIEWER = STATIC / "viewer"
 
 
+def _not_multiple_types(record: logging.LogRecord) -> bool:
+    return "accepts multiple content types" not in record.getMessage()
+
+
 class BoundedInteger(IntegerConverter):
     """An integer path segment of at most 19 digits (a longer one matches no route: 404): Python
     refuses to convert a string of more than 4300 digits, which would be a 500."""
@@ -51,6 +55,11 @@ def create_app(container: Container) -> flask.Flask:
     # Bearer auth is enforced by app.api.security, because it depends on whether the server was
     # started with a token; Connexion's per-operation check cannot express that and warns about it.
     logging.getLogger("connexion.operations.secure").setLevel(logging.ERROR)
+    # The import takes JSON or a PNG; Connexion 2 then says, on every request, that it validates
+    # the body as its first type. It does not (the body is free-form): app/formats checks it.
+    multiple = logging.getLogger("connexion.operations.openapi3")
+    if _not_multiple_types not in multiple.filters:
+        multiple.addFilter(_not_multiple_types)
     # Swagger UI and the spec are served below rather than by Connexion: with an empty base path
     # Connexion 2's UI page fails to build its own spec URL, and its copy of the spec names a
     # server its paths do not fit (app/api/contract.py).

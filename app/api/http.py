@@ -135,7 +135,8 @@ def outcome_response(outcome: CommandOutcome) -> flask.Response:
     response = flask.Response(
         _envelope_json(seq, outcome.description, outcome.timestamp, command_id=outcome.command_id,
                        can_undo=outcome.can_undo, can_redo=outcome.can_redo,
-                       undo_description=outcome.undo_description, redo_description=outcome.redo_description),
+                       undo_description=outcome.undo_description, redo_description=outcome.redo_description,
+                       **({} if outcome.warnings is None else {"warnings": list(outcome.warnings)})),
         status=201 if outcome.created else 200, mimetype="application/json")
     if seq is not None:
         response.headers["ETag"] = etag(seq)

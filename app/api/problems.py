@@ -53,6 +53,9 @@ def bounded(text: str, limit: int = MESSAGE_CHARS) -> str:
     return text if len(text) <= limit else text[:limit] + "…"
 
 
+MAX_ERRORS = 20  # errors[] entries in one answer (as the schema validator reports them)
+
+
 def problem_response(status: int, error_code: str, detail: str, *, errors: list[dict[str, str]] | None = None,
                      headers: dict[str, str] | None = None, title: str | None = None) -> flask.Response:
     body: dict[str, Any] = {
@@ -96,8 +99,10 @@ def handle_exception(exc: Exception) -> flask.Response:
     if isinstance(exc, ProblemException):
         return _connexion_problem(exc)
     if isinstance(exc, DomainError):
+        # A file's importer reports every field it refused at once (app/formats); a rule, one field.
+        errors = getattr(exc, "errors", None) or [{"field": exc.field, "message": exc.message, "rule": exc.rule}]
         return problem_response(422, exc.code, exc.message, title="Unprocessable Content",
-                                errors=[{"field": exc.field, "message": exc.message, "rule": exc.rule}])
+                                errors=list(errors)[:MAX_ERRORS])
     if isinstance(exc, NotFound):
         return problem_response(404, exc.code, exc.message)
     if isinstance(exc, PreconditionFailed):

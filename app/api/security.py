@@ -25,7 +25,8 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 EXPOSED = "ETag, Location, X-Request-ID, X-Process-Time, Idempotent-Replayed, Retry-After"
 ALLOWED_HEADERS = "Authorization, Content-Type, If-Match, Idempotency-Key, X-Request-ID"
 ALLOWED_METHODS = "GET, POST, PUT, PATCH, DELETE, OPTIONS"
-PUBLIC = ("/api/docs", "/api/redoc", "/api/openapi.", "/api/static/")  # the documentation, token or not
+PUBLIC = ("/api/docs", "/api/redoc", "/api/openapi.", "/api/static/")
+IMPORT_PATH = "/api/sequences/import"  # the documentation, token or not
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,7 @@ class EdgeConfig:
     cors_origins: tuple[str, ...] = ()
     allowed_hosts: frozenset[str] = LOOPBACK_HOSTS
     max_body_bytes: int = 1 << 20
+    max_import_bytes: int = 16 << 20  # a dictionary image the desktop apps saved, for POST IMPORT_PATH
     metrics_need_token: bool = False
 
     @classmethod
@@ -42,7 +44,8 @@ class EdgeConfig:
         # loopback is reached by names we cannot know, and its token is the defence there.
         return cls(token=settings.token, cors_origins=settings.cors_origins,
                    allowed_hosts=LOOPBACK_HOSTS if settings.is_loopback else frozenset({"*"}),
-                   max_body_bytes=settings.max_body_bytes, metrics_need_token=not settings.is_loopback)
+                   max_body_bytes=settings.max_body_bytes, max_import_bytes=settings.max_import_bytes,
+                   metrics_need_token=not settings.is_loopback)
 
 
 def _host_name(host_header: str) -> str:
@@ -85,9 +88,12 @@ def install(app: flask.Flask, config: EdgeConfig) -> None:
                              f"Origin {origin!r} is not allowed; start the server with --cors-origin {origin}")
         if request.method == "OPTIONS" and origin and headers.get("Access-Control-Request-Method"):
             return flask.Response(status=204)  # CORS preflight; headers added in _finish
+        # An imported file may be a full-size dictionary image; every other body is small.
+        limit = config.max_import_bytes if request.path == IMPORT_PATH else config.max_body_bytes
+        request.max_content_length = limit  # Flask 3.1: also stops a chunked body at the limit
         length = request.content_length
-        if length is not None and length > config.max_body_bytes:
-            raise ApiProblem(413, "payload_too_large", f"request bodies are limited to {config.max_body_bytes} bytes")
+        if length is not None and length > limit:
+            raise ApiProblem(413, "payload_too_large", f"request bodies are limited to {limit} bytes")
         path = request.path
         if config.token and ((path.startswith("/api") and not path.startswith(PUBLIC))
                              or (config.metrics_need_token and path == "/metrics")):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from app.core.commands import HistoryEntry
+from app.domain.cap import cap_info
 from app.domain.letters import LetterInfo
 from app.domain.models import BeatData, SequenceData
 from app.domain.motions import MotionData
@@ -50,7 +51,7 @@ def sequence_out(s: SequenceData | None) -> dict[str, Any] | None:
         "id": s.id, "name": s.name, "word": s.word, "beats": [beat_out(b) for b in s.beats],
         "start_position": s.start_position_name, "start_position_beat": beat_out(s.start_position),
         "end_position": s.end_position, "grid_mode": _v(s.grid_mode), "length": s.length, "level": s.level,
-        "is_circular": s.is_circular, "version": s.version, "created_at": s.created_at,
+        "is_circular": s.is_circular, **_cap(s), "version": s.version, "created_at": s.created_at,
         "updated_at": s.updated_at, "metadata": dict(s.metadata),
     }
 
@@ -75,3 +76,9 @@ def event_data_out(data: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(out.get(key), Mapping):
             out[key] = beat_out(BeatData.from_dict(out[key]))
     return out
+
+
+def _cap(s: SequenceData) -> dict[str, Any]:
+    info = cap_info(s)
+    return {"can_be_cap": info.can_be_cap,
+            "cap_kinds": [{"cap_type": str(k.cap_type), "slice_size": str(k.slice_size)} for k in info.kinds]}

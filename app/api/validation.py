@@ -131,6 +131,12 @@ class SpecResponseValidator(ResponseValidator):
     def __init__(self, operation: Any, mimetype: str, validator: Any = None) -> None:
         super().__init__(operation, mimetype, ResponseSchemaValidator)
 
+    def is_json_schema_compatible(self, response_schema: dict) -> bool:
+        """A picture (``format: binary``) is bytes, never JSON. Connexion decides by the type the
+        operation answers with first, which for an image operation may be problem+json, and
+        would read the PNG as JSON."""
+        return response_schema.get("format") != "binary" and super().is_json_schema_compatible(response_schema)
+
     def validate_response(self, data: Any, status_code: Any, headers: Any, url: str) -> Any:
         # app.api.security adds these in after_request, which runs after this check.
         headers = {**dict(headers), "X-Request-ID": "-", "X-Process-Time": "0"}

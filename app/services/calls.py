@@ -47,15 +47,18 @@ class CommandOutcome:
     created: bool = False  # the command made something new (a sequence, a beat)
     events: tuple[Event, ...] = ()  # the events it committed; empty for a replay
     replayed: bool = False  # the stored outcome of an earlier call with the same Idempotency-Key
+    warnings: tuple[dict[str, Any], ...] | None = None  # an import's: what it corrected in its file
 
     def to_record(self) -> dict[str, Any]:
         return {"sequence": None if self.sequence is None else self.sequence.to_dict(),
                 "command_id": self.command_id, "description": self.description, "can_undo": self.can_undo,
                 "can_redo": self.can_redo, "undo_description": self.undo_description,
-                "redo_description": self.redo_description, "timestamp": self.timestamp, "created": self.created}
+                "redo_description": self.redo_description, "timestamp": self.timestamp, "created": self.created,
+                "warnings": None if self.warnings is None else list(self.warnings)}
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> "CommandOutcome":
         sequence = record["sequence"]
         return cls(**{**record, "sequence": None if sequence is None else SequenceData.from_dict(sequence),
+                      "warnings": None if record.get("warnings") is None else tuple(record["warnings"]),
                       "replayed": True})

@@ -16,11 +16,13 @@ from typing import Any, Callable, Mapping, Sequence
 from app.core.commands import CommandProcessor, HistoryEntry, NothingToRedo, NothingToUndo, Reverted, StaleCommand
 from app.core.events import Event, EventBus, utc_now
 from app.core.ids import new_id
+from app.domain.cap import CapType, cap_kind, generate_circular
 from app.domain.errors import InvalidValue
 from app.domain.generator import generate_beats
 from app.domain.input import BeatSpec, beat_index, with_beat_added, with_beat_changed
-from app.domain.limits import check_length, validate_name
+from app.domain.limits import MAX_NAME_LENGTH, check_length, validate_name
 from app.domain.models import SequenceData, blank_beat, normalize_beats, start_position_beat
+from app.formats import LoadedFile
 from app.services.calls import NO_CALL, Call, CommandOutcome
 from app.services.errors import Conflict, NotFound, PreconditionFailed
 from app.services.idempotency import Claim, Idempotency
@@ -69,18 +71,40 @@ class SequenceManagementService:
         return self._create(seq, "create_sequence", f"Create sequence '{name}'", [], call)
 
     def generate_sequence(self, *, length: int, name: str = "Generated", level: int = 1, max_turns: float = 1,
-                          seed: int | None = None, start_position: str | None = None,
+                          seed: int | None = None, start_position: str | None = None, mode: str = "freeform",
+                          cap_type: str | None = None, slice_size: str | None = None,
                           call: Call = NO_CALL) -> CommandOutcome:
+        """Freeform (random beats) or, with ``mode="circular"``, a CAP of ``cap_type`` (§10.3)."""
         name = validate_name(name)
         seed = random.SystemRandom().randrange(2**31) if seed is None else seed
         start = start_position_beat(start_position or "alpha1")
-        beats = generate_beats(start.end_position, length, level=level, max_turns=max_turns,  # type: ignore[arg-type]
-                               rng=random.Random(seed))
+        rng = random.Random(seed)
+        generated: dict[str, Any] = {"seed": seed, "level": level, "max_turns": max_turns}
+        if mode == "circular":
+            kind = cap_kind(cap_type or CapType.STRICT_ROTATED, slice_size)
+            beats = generate_circular(start.end_position, length, cap_type=kind.cap_type,  # type: ignore[arg-type]
+                                      slice_size=kind.slice_size, level=level, max_turns=max_turns, rng=rng)
+            generated.update(mode="circular", cap_type=str(kind.cap_type), slice_size=str(kind.slice_size))
+        elif cap_type is not None or slice_size is not None:
+            field = "cap_type" if cap_type is not None else "slice_size"
+            raise InvalidValue(field, f"{field}.needs_circular", f"{field} applies to mode 'circular' only")
+        else:
+            beats = generate_beats(start.end_position, length, level=level, max_turns=max_turns,  # type: ignore[arg-type]
+                                   rng=rng)
         seq = SequenceData(id=new_id(), name=name, start_position=start, beats=normalize_beats(start, beats),
-                           metadata={"generated": {"seed": seed, "level": level, "max_turns": max_turns}})
-        extra = [("motion.generated", {"generation_method": "random", "seed": seed, "level": level,
-                                       "max_turns": max_turns, "beats": len(beats)})]
+                           metadata={"generated": generated})
+        extra = [("motion.generated", {"generation_method": "circular" if mode == "circular" else "random",
+                                       "seed": seed, "level": level, "max_turns": max_turns, "beats": len(beats)})]
         return self._create(seq, "generate_sequence", f"Generate sequence '{name}' ({length} beats)", extra, call)
+
+    def import_sequence(self, loaded: LoadedFile, *, name: str | None = None, call: Call = NO_CALL) -> CommandOutcome:
+        """A sequence from a TKA file (app/formats read it): created as ``create_sequence`` would,
+        named ``name``, else after the file's word (its first 100 characters), else "Imported"."""
+        name = validate_name(name if name is not None else (loaded.word or "Imported")[:MAX_NAME_LENGTH])
+        seq = SequenceData(id=new_id(), name=name, start_position=loaded.start,
+                           beats=normalize_beats(loaded.start, loaded.beats), metadata=dict(loaded.metadata))
+        return self._create(seq, "import_sequence", f"Import sequence '{name}'", [], call,
+                            warnings=tuple(loaded.warnings))
 
     def update_sequence(self, sequence_id: str, *, name: Any = _UNSET, metadata: Any = _UNSET, beats: Any = _UNSET,
                         start_position: Any = _UNSET, expected_versions: frozenset[int] | None = None,
@@ -172,7 +196,8 @@ class SequenceManagementService:
 
     # -- how every command runs ---------------------------------------------------------------
     def _create(self, seq: SequenceData, kind: str, description: str,
-                extra: list[tuple[str, dict[str, Any]]], call: Call) -> CommandOutcome:
+                extra: list[tuple[str, dict[str, Any]]], call: Call,
+                warnings: tuple[dict[str, Any], ...] | None = None) -> CommandOutcome:
         now = utc_now()
         seq = replace(seq, version=1, created_at=now, updated_at=now)
         command_id = new_id()
@@ -191,7 +216,8 @@ class SequenceManagementService:
             uow.settings.set(CURRENT_SEQUENCE, seq.id)
             self.processor.execute(uow.history, entry)
             return self._commit(uow, claim, call, shown=seq, sequence_id=seq.id, command_id=command_id, kind=kind,
-                                description=description, scope=None, events=events, created=True)
+                                description=description, scope=None, events=events, created=True,
+                                warnings=warnings)
 
         return self._run(work, call)
 
@@ -254,7 +280,8 @@ class SequenceManagementService:
 
     def _commit(self, uow: UnitOfWork, claim: Claim | None, call: Call, *, shown: SequenceData | None,
                 sequence_id: str, command_id: str, kind: str, description: str, scope: str | None,
-                events: list[Event], created: bool = False, event_type: str = "command.executed") -> CommandOutcome:
+                events: list[Event], created: bool = False, event_type: str = "command.executed",
+                warnings: tuple[dict[str, Any], ...] | None = None) -> CommandOutcome:
         """The last step of every command, in its transaction: its outcome (``shown`` is the
         sequence it answers with; ``scope`` the undo stack it reports), its events (the command's
         own last) and, for a keyed call, its idempotency record."""
@@ -264,7 +291,7 @@ class SequenceManagementService:
             "can_undo": state.can_undo, "can_redo": state.can_redo}))
         outcome = CommandOutcome(shown, command_id, description, state.can_undo, state.can_redo,
                                  state.undo_description, state.redo_description, utc_now(), created,
-                                 tuple(uow.events.append(events)))
+                                 tuple(uow.events.append(events)), warnings=warnings)
         if claim is not None:
             self.idempotency.complete(uow, claim, outcome)
         return outcome

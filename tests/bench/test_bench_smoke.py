@@ -80,6 +80,18 @@ def test_quick_micro_benchmarks_write_results(tmp_path: Path) -> None:
     assert len(list(tmp_path.glob("*.json"))) == 2  # latest + the timestamped copy
 
 
+def test_quick_pictures_and_files_benchmarks_write_results(tmp_path: Path) -> None:
+    assert main(["--quick", "--only", "pictures,files", "--results-dir", str(tmp_path)]) == 0
+    results = json.loads((tmp_path / "latest.json").read_text())
+    pictures, files = results["pictures"], results["files"]
+    assert "error" not in pictures and "error" not in files, (pictures, files)
+    assert {"ms", "baseline_json_ms", "meets_goal"} <= pictures["beat_svg"].keys()
+    assert set(pictures["sheet_png"]) == {"160", "200"}
+    png = pictures["sheet_png"]["160"]
+    assert {"rasterise_ms", "baseline_resvg_png_ms", "baseline_rasterise_text_ms"} <= png.keys()
+    assert {"export_ms", "import_ms", "request_import_ms", "request_export_ms", "meets_goal"} <= files.keys()
+
+
 def test_events_section_calls_bench_events_main_or_notes_its_absence(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
     import sys

@@ -39,6 +39,8 @@ __all__ = [
     "Beat",
     "BeatInput",
     "BeatUpdateRequest",
+    "CapKind",
+    "CapType",
     "CommandResponse",
     "CommandState",
     "CreateSequenceRequest",
@@ -49,6 +51,7 @@ __all__ = [
     "Family",
     "FieldError",
     "GenerateSequenceRequest",
+    "GenerationMode",
     "GridMode",
     "Health",
     "HealthCheck",
@@ -57,6 +60,7 @@ __all__ = [
     "HistoryResponse",
     "IdentifyRequest",
     "IdentifyResponse",
+    "ImportWarning",
     "LetterInfo",
     "LetterListResponse",
     "LetterSummary",
@@ -77,6 +81,7 @@ __all__ = [
     "SequencePage",
     "SequenceResponse",
     "ServiceStatus",
+    "SliceSize",
     "StartPositionRequest",
     "StatsScope",
     "Status",
@@ -114,6 +119,8 @@ from tka_sdk.models.add_beat_request import AddBeatRequest as AddBeatRequest
 from tka_sdk.models.beat import Beat as Beat
 from tka_sdk.models.beat_input import BeatInput as BeatInput
 from tka_sdk.models.beat_update_request import BeatUpdateRequest as BeatUpdateRequest
+from tka_sdk.models.cap_kind import CapKind as CapKind
+from tka_sdk.models.cap_type import CapType as CapType
 from tka_sdk.models.command_response import CommandResponse as CommandResponse
 from tka_sdk.models.command_state import CommandState as CommandState
 from tka_sdk.models.create_sequence_request import CreateSequenceRequest as CreateSequenceRequest
@@ -124,6 +131,7 @@ from tka_sdk.models.event_filters import EventFilters as EventFilters
 from tka_sdk.models.family import Family as Family
 from tka_sdk.models.field_error import FieldError as FieldError
 from tka_sdk.models.generate_sequence_request import GenerateSequenceRequest as GenerateSequenceRequest
+from tka_sdk.models.generation_mode import GenerationMode as GenerationMode
 from tka_sdk.models.grid_mode import GridMode as GridMode
 from tka_sdk.models.health import Health as Health
 from tka_sdk.models.health_check import HealthCheck as HealthCheck
@@ -132,6 +140,7 @@ from tka_sdk.models.history_entry import HistoryEntry as HistoryEntry
 from tka_sdk.models.history_response import HistoryResponse as HistoryResponse
 from tka_sdk.models.identify_request import IdentifyRequest as IdentifyRequest
 from tka_sdk.models.identify_response import IdentifyResponse as IdentifyResponse
+from tka_sdk.models.import_warning import ImportWarning as ImportWarning
 from tka_sdk.models.letter_info import LetterInfo as LetterInfo
 from tka_sdk.models.letter_list_response import LetterListResponse as LetterListResponse
 from tka_sdk.models.letter_summary import LetterSummary as LetterSummary
@@ -152,6 +161,7 @@ from tka_sdk.models.sequence import Sequence as Sequence
 from tka_sdk.models.sequence_page import SequencePage as SequencePage
 from tka_sdk.models.sequence_response import SequenceResponse as SequenceResponse
 from tka_sdk.models.service_status import ServiceStatus as ServiceStatus
+from tka_sdk.models.slice_size import SliceSize as SliceSize
 from tka_sdk.models.start_position_request import StartPositionRequest as StartPositionRequest
 from tka_sdk.models.stats_scope import StatsScope as StatsScope
 from tka_sdk.models.status import Status as Status

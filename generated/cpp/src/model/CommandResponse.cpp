@@ -29,6 +29,7 @@ CommandResponse::CommandResponse()
     m_Can_undoIsSet = false;
     m_Can_redo = false;
     m_Can_redoIsSet = false;
+    m_WarningsIsSet = false;
 }
 
 CommandResponse::~CommandResponse()
@@ -99,6 +100,11 @@ web::json::value CommandResponse::toJson() const
     {
         
         val[utility::conversions::to_string_t(_XPLATSTR("redo_description"))] = ModelBase::toJson(m_Redo_description.get());
+    }
+    if(m_WarningsIsSet)
+    {
+        
+        val[utility::conversions::to_string_t(_XPLATSTR("warnings"))] = ModelBase::toJson(m_Warnings);
     }
 
     return val;
@@ -218,6 +224,17 @@ bool CommandResponse::fromJson(const web::json::value& val)
             setRedoDescriptionNull(); // tka: null arrived as null
         }
     }
+    if(val.has_field(utility::conversions::to_string_t(_XPLATSTR("warnings"))))
+    {
+        const web::json::value& fieldValue = val.at(utility::conversions::to_string_t(_XPLATSTR("warnings")));
+        if(!fieldValue.is_null())
+        {
+            std::vector<std::shared_ptr<ImportWarning>> refVal_setWarnings;
+            ok &= ModelBase::fromJson(fieldValue, refVal_setWarnings);
+            setWarnings(refVal_setWarnings);
+            
+        }
+    }
     return ok;
 }
 
@@ -263,6 +280,10 @@ void CommandResponse::toMultipart(std::shared_ptr<MultipartFormData> multipart, 
     if(m_Redo_description.has_value())
     {
         multipart->add(ModelBase::toHttpContent(namePrefix + utility::conversions::to_string_t(_XPLATSTR("redo_description")), m_Redo_description.get()));
+    }
+    if(m_WarningsIsSet)
+    {
+        multipart->add(ModelBase::toHttpContent(namePrefix + utility::conversions::to_string_t(_XPLATSTR("warnings")), m_Warnings));
     }
 }
 
@@ -328,6 +349,12 @@ bool CommandResponse::fromMultiPart(std::shared_ptr<MultipartFormData> multipart
         utility::string_t refVal_setRedoDescription;
         ok &= ModelBase::fromHttpContent(multipart->getContent(utility::conversions::to_string_t(_XPLATSTR("redo_description"))), refVal_setRedoDescription );
         setRedoDescription(refVal_setRedoDescription);
+    }
+    if(multipart->hasContent(utility::conversions::to_string_t(_XPLATSTR("warnings"))))
+    {
+        std::vector<std::shared_ptr<ImportWarning>> refVal_setWarnings;
+        ok &= ModelBase::fromHttpContent(multipart->getContent(utility::conversions::to_string_t(_XPLATSTR("warnings"))), refVal_setWarnings );
+        setWarnings(refVal_setWarnings);
     }
     return ok;
 }
@@ -554,6 +581,27 @@ void CommandResponse::unsetRedo_description()
 {
     m_Redo_description.reset();
     m_Redo_descriptionIsNull = false;
+}
+std::vector<std::shared_ptr<ImportWarning>> CommandResponse::getWarnings() const
+{
+    return m_Warnings;
+}
+
+
+void CommandResponse::setWarnings(const std::vector<std::shared_ptr<ImportWarning>>& value)
+{
+    m_Warnings = value;
+    m_WarningsIsSet = true;
+}
+
+bool CommandResponse::warningsIsSet() const
+{
+    return m_WarningsIsSet;
+}
+
+void CommandResponse::unsetWarnings()
+{
+    m_WarningsIsSet = false;
 }
 
 }

@@ -26,6 +26,9 @@ GenerateSequenceRequest::GenerateSequenceRequest()
     m_Max_turns = 0.0;
     m_Max_turnsIsSet = false;
     m_Start_positionIsSet = false;
+    m_ModeIsSet = false;
+    m_Cap_typeIsSet = false;
+    m_Slice_sizeIsSet = false;
 }
 
 GenerateSequenceRequest::~GenerateSequenceRequest()
@@ -73,6 +76,21 @@ web::json::value GenerateSequenceRequest::toJson() const
     {
         
         val[utility::conversions::to_string_t(_XPLATSTR("start_position"))] = ModelBase::toJson(m_Start_position);
+    }
+    if(m_ModeIsSet)
+    {
+        
+        val[utility::conversions::to_string_t(_XPLATSTR("mode"))] = ModelBase::toJson(m_Mode);
+    }
+    if(m_Cap_typeIsSet)
+    {
+        
+        val[utility::conversions::to_string_t(_XPLATSTR("cap_type"))] = ModelBase::toJson(m_Cap_type);
+    }
+    if(m_Slice_sizeIsSet)
+    {
+        
+        val[utility::conversions::to_string_t(_XPLATSTR("slice_size"))] = ModelBase::toJson(m_Slice_size);
     }
 
     return val;
@@ -151,6 +169,39 @@ bool GenerateSequenceRequest::fromJson(const web::json::value& val)
             
         }
     }
+    if(val.has_field(utility::conversions::to_string_t(_XPLATSTR("mode"))))
+    {
+        const web::json::value& fieldValue = val.at(utility::conversions::to_string_t(_XPLATSTR("mode")));
+        if(!fieldValue.is_null())
+        {
+            std::shared_ptr<GenerationMode> refVal_setMode;
+            ok &= ModelBase::fromJson(fieldValue, refVal_setMode);
+            setMode(refVal_setMode);
+            
+        }
+    }
+    if(val.has_field(utility::conversions::to_string_t(_XPLATSTR("cap_type"))))
+    {
+        const web::json::value& fieldValue = val.at(utility::conversions::to_string_t(_XPLATSTR("cap_type")));
+        if(!fieldValue.is_null())
+        {
+            std::shared_ptr<CapType> refVal_setCapType;
+            ok &= ModelBase::fromJson(fieldValue, refVal_setCapType);
+            setCapType(refVal_setCapType);
+            
+        }
+    }
+    if(val.has_field(utility::conversions::to_string_t(_XPLATSTR("slice_size"))))
+    {
+        const web::json::value& fieldValue = val.at(utility::conversions::to_string_t(_XPLATSTR("slice_size")));
+        if(!fieldValue.is_null())
+        {
+            std::shared_ptr<SliceSize> refVal_setSliceSize;
+            ok &= ModelBase::fromJson(fieldValue, refVal_setSliceSize);
+            setSliceSize(refVal_setSliceSize);
+            
+        }
+    }
     return ok;
 }
 
@@ -184,6 +235,18 @@ void GenerateSequenceRequest::toMultipart(std::shared_ptr<MultipartFormData> mul
     if(m_Start_positionIsSet)
     {
         multipart->add(ModelBase::toHttpContent(namePrefix + utility::conversions::to_string_t(_XPLATSTR("start_position")), m_Start_position));
+    }
+    if(m_ModeIsSet)
+    {
+        multipart->add(ModelBase::toHttpContent(namePrefix + utility::conversions::to_string_t(_XPLATSTR("mode")), m_Mode));
+    }
+    if(m_Cap_typeIsSet)
+    {
+        multipart->add(ModelBase::toHttpContent(namePrefix + utility::conversions::to_string_t(_XPLATSTR("cap_type")), m_Cap_type));
+    }
+    if(m_Slice_sizeIsSet)
+    {
+        multipart->add(ModelBase::toHttpContent(namePrefix + utility::conversions::to_string_t(_XPLATSTR("slice_size")), m_Slice_size));
     }
 }
 
@@ -231,6 +294,24 @@ bool GenerateSequenceRequest::fromMultiPart(std::shared_ptr<MultipartFormData> m
         std::shared_ptr<PositionName> refVal_setStartPosition;
         ok &= ModelBase::fromHttpContent(multipart->getContent(utility::conversions::to_string_t(_XPLATSTR("start_position"))), refVal_setStartPosition );
         setStartPosition(refVal_setStartPosition);
+    }
+    if(multipart->hasContent(utility::conversions::to_string_t(_XPLATSTR("mode"))))
+    {
+        std::shared_ptr<GenerationMode> refVal_setMode;
+        ok &= ModelBase::fromHttpContent(multipart->getContent(utility::conversions::to_string_t(_XPLATSTR("mode"))), refVal_setMode );
+        setMode(refVal_setMode);
+    }
+    if(multipart->hasContent(utility::conversions::to_string_t(_XPLATSTR("cap_type"))))
+    {
+        std::shared_ptr<CapType> refVal_setCapType;
+        ok &= ModelBase::fromHttpContent(multipart->getContent(utility::conversions::to_string_t(_XPLATSTR("cap_type"))), refVal_setCapType );
+        setCapType(refVal_setCapType);
+    }
+    if(multipart->hasContent(utility::conversions::to_string_t(_XPLATSTR("slice_size"))))
+    {
+        std::shared_ptr<SliceSize> refVal_setSliceSize;
+        ok &= ModelBase::fromHttpContent(multipart->getContent(utility::conversions::to_string_t(_XPLATSTR("slice_size"))), refVal_setSliceSize );
+        setSliceSize(refVal_setSliceSize);
     }
     return ok;
 }
@@ -369,6 +450,69 @@ bool GenerateSequenceRequest::startPositionIsSet() const
 void GenerateSequenceRequest::unsetStart_position()
 {
     m_Start_positionIsSet = false;
+}
+std::shared_ptr<GenerationMode> GenerateSequenceRequest::getMode() const
+{
+    return m_Mode;
+}
+
+
+void GenerateSequenceRequest::setMode(const std::shared_ptr<GenerationMode>& value)
+{
+    m_Mode = value;
+    m_ModeIsSet = true;
+}
+
+bool GenerateSequenceRequest::modeIsSet() const
+{
+    return m_ModeIsSet;
+}
+
+void GenerateSequenceRequest::unsetMode()
+{
+    m_ModeIsSet = false;
+}
+std::shared_ptr<CapType> GenerateSequenceRequest::getCapType() const
+{
+    return m_Cap_type;
+}
+
+
+void GenerateSequenceRequest::setCapType(const std::shared_ptr<CapType>& value)
+{
+    m_Cap_type = value;
+    m_Cap_typeIsSet = true;
+}
+
+bool GenerateSequenceRequest::capTypeIsSet() const
+{
+    return m_Cap_typeIsSet;
+}
+
+void GenerateSequenceRequest::unsetCap_type()
+{
+    m_Cap_typeIsSet = false;
+}
+std::shared_ptr<SliceSize> GenerateSequenceRequest::getSliceSize() const
+{
+    return m_Slice_size;
+}
+
+
+void GenerateSequenceRequest::setSliceSize(const std::shared_ptr<SliceSize>& value)
+{
+    m_Slice_size = value;
+    m_Slice_sizeIsSet = true;
+}
+
+bool GenerateSequenceRequest::sliceSizeIsSet() const
+{
+    return m_Slice_sizeIsSet;
+}
+
+void GenerateSequenceRequest::unsetSlice_size()
+{
+    m_Slice_sizeIsSet = false;
 }
 
 }

@@ -31,6 +31,9 @@ Sequence::Sequence()
     m_LevelIsSet = false;
     m_Is_circular = false;
     m_Is_circularIsSet = false;
+    m_Can_be_cap = false;
+    m_Can_be_capIsSet = false;
+    m_Cap_kindsIsSet = false;
     m_Version = 0;
     m_VersionIsSet = false;
     m_Created_at = utility::datetime();
@@ -118,6 +121,16 @@ web::json::value Sequence::toJson() const
     {
         
         val[utility::conversions::to_string_t(_XPLATSTR("is_circular"))] = ModelBase::toJson(m_Is_circular);
+    }
+    if(m_Can_be_capIsSet)
+    {
+        
+        val[utility::conversions::to_string_t(_XPLATSTR("can_be_cap"))] = ModelBase::toJson(m_Can_be_cap);
+    }
+    if(m_Cap_kindsIsSet)
+    {
+        
+        val[utility::conversions::to_string_t(_XPLATSTR("cap_kinds"))] = ModelBase::toJson(m_Cap_kinds);
     }
     if(m_VersionIsSet)
     {
@@ -279,6 +292,28 @@ bool Sequence::fromJson(const web::json::value& val)
             
         }
     }
+    if(val.has_field(utility::conversions::to_string_t(_XPLATSTR("can_be_cap"))))
+    {
+        const web::json::value& fieldValue = val.at(utility::conversions::to_string_t(_XPLATSTR("can_be_cap")));
+        if(!fieldValue.is_null())
+        {
+            bool refVal_setCanBeCap;
+            ok &= ModelBase::fromJson(fieldValue, refVal_setCanBeCap);
+            setCanBeCap(refVal_setCanBeCap);
+            
+        }
+    }
+    if(val.has_field(utility::conversions::to_string_t(_XPLATSTR("cap_kinds"))))
+    {
+        const web::json::value& fieldValue = val.at(utility::conversions::to_string_t(_XPLATSTR("cap_kinds")));
+        if(!fieldValue.is_null())
+        {
+            std::vector<std::shared_ptr<CapKind>> refVal_setCapKinds;
+            ok &= ModelBase::fromJson(fieldValue, refVal_setCapKinds);
+            setCapKinds(refVal_setCapKinds);
+            
+        }
+    }
     if(val.has_field(utility::conversions::to_string_t(_XPLATSTR("version"))))
     {
         const web::json::value& fieldValue = val.at(utility::conversions::to_string_t(_XPLATSTR("version")));
@@ -377,6 +412,14 @@ void Sequence::toMultipart(std::shared_ptr<MultipartFormData> multipart, const u
     {
         multipart->add(ModelBase::toHttpContent(namePrefix + utility::conversions::to_string_t(_XPLATSTR("is_circular")), m_Is_circular));
     }
+    if(m_Can_be_capIsSet)
+    {
+        multipart->add(ModelBase::toHttpContent(namePrefix + utility::conversions::to_string_t(_XPLATSTR("can_be_cap")), m_Can_be_cap));
+    }
+    if(m_Cap_kindsIsSet)
+    {
+        multipart->add(ModelBase::toHttpContent(namePrefix + utility::conversions::to_string_t(_XPLATSTR("cap_kinds")), m_Cap_kinds));
+    }
     if(m_VersionIsSet)
     {
         multipart->add(ModelBase::toHttpContent(namePrefix + utility::conversions::to_string_t(_XPLATSTR("version")), m_Version));
@@ -469,6 +512,18 @@ bool Sequence::fromMultiPart(std::shared_ptr<MultipartFormData> multipart, const
         bool refVal_setIsCircular;
         ok &= ModelBase::fromHttpContent(multipart->getContent(utility::conversions::to_string_t(_XPLATSTR("is_circular"))), refVal_setIsCircular );
         setIsCircular(refVal_setIsCircular);
+    }
+    if(multipart->hasContent(utility::conversions::to_string_t(_XPLATSTR("can_be_cap"))))
+    {
+        bool refVal_setCanBeCap;
+        ok &= ModelBase::fromHttpContent(multipart->getContent(utility::conversions::to_string_t(_XPLATSTR("can_be_cap"))), refVal_setCanBeCap );
+        setCanBeCap(refVal_setCanBeCap);
+    }
+    if(multipart->hasContent(utility::conversions::to_string_t(_XPLATSTR("cap_kinds"))))
+    {
+        std::vector<std::shared_ptr<CapKind>> refVal_setCapKinds;
+        ok &= ModelBase::fromHttpContent(multipart->getContent(utility::conversions::to_string_t(_XPLATSTR("cap_kinds"))), refVal_setCapKinds );
+        setCapKinds(refVal_setCapKinds);
     }
     if(multipart->hasContent(utility::conversions::to_string_t(_XPLATSTR("version"))))
     {
@@ -761,6 +816,47 @@ bool Sequence::isCircularIsSet() const
 void Sequence::unsetIs_circular()
 {
     m_Is_circularIsSet = false;
+}
+bool Sequence::isCanBeCap() const
+{
+    return m_Can_be_cap;
+}
+
+void Sequence::setCanBeCap(bool value)
+{
+    m_Can_be_cap = value;
+    m_Can_be_capIsSet = true;
+}
+
+bool Sequence::canBeCapIsSet() const
+{
+    return m_Can_be_capIsSet;
+}
+
+void Sequence::unsetCan_be_cap()
+{
+    m_Can_be_capIsSet = false;
+}
+std::vector<std::shared_ptr<CapKind>> Sequence::getCapKinds() const
+{
+    return m_Cap_kinds;
+}
+
+
+void Sequence::setCapKinds(const std::vector<std::shared_ptr<CapKind>>& value)
+{
+    m_Cap_kinds = value;
+    m_Cap_kindsIsSet = true;
+}
+
+bool Sequence::capKindsIsSet() const
+{
+    return m_Cap_kindsIsSet;
+}
+
+void Sequence::unsetCap_kinds()
+{
+    m_Cap_kindsIsSet = false;
 }
 int32_t Sequence::getVersion() const
 {

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from typing_extensions import Annotated
 
 from pydantic import Field, field_validator
-from typing import Optional
+from typing import Any, Dict, List, Optional
 from typing_extensions import Annotated
 from tka_sdk.models.command_response import CommandResponse
 from tka_sdk.models.create_sequence_request import CreateSequenceRequest
@@ -710,6 +710,307 @@ class SequencesApi:
 
 
     @validate_call
+    def export_sequence(
+        self,
+        sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
+        _request_timeout: Union[
+            None,
+            Annotated[StrictFloat, Field(gt=0)],
+            Tuple[
+                Annotated[StrictFloat, Field(gt=0)],
+                Annotated[StrictFloat, Field(gt=0)]
+            ]
+        ] = None,
+        _request_auth: Optional[Dict[StrictStr, Any]] = None,
+        _content_type: Optional[StrictStr] = None,
+        _headers: Optional[Dict[StrictStr, Any]] = None,
+        _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
+    ) -> List[Dict[str, object]]:
+        """Export a sequence as a TKA file
+
+        The sequence as the file TKA's desktop apps save and open: `[metadata, start position, beat 1, ...]`. The metadata entry carries `word`, `author`, `level`, `prop_type`, `grid_mode`, `is_circular`, `can_be_CAP` and the five strict CAP flags, computed from the beats. Importing the file gives the same sequence back. 
+
+        :param sequence_id: Id of the sequence (a lowercase UUID v4 string). (required)
+        :type sequence_id: str
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
+        :type x_request_id: str
+        :param _request_timeout: timeout setting for this request. If one
+                                 number provided, it will be total request
+                                 timeout. It can also be a pair (tuple) of
+                                 (connection, read) timeouts.
+        :type _request_timeout: int, tuple(int, int), optional
+        :param _request_auth: set to override the auth_settings for an a single
+                              request; this effectively ignores the
+                              authentication in the spec for a single request.
+        :type _request_auth: dict, optional
+        :param _content_type: force content-type for the request.
+        :type _content_type: str, Optional
+        :param _headers: set to override the headers for a single
+                         request; this effectively ignores the headers
+                         in the spec for a single request.
+        :type _headers: dict, optional
+        :param _host_index: set to override the host_index for a single
+                            request; this effectively ignores the host_index
+                            in the spec for a single request.
+        :type _host_index: int, optional
+        :return: Returns the result object.
+        """ # noqa: E501
+
+        _param = self._export_sequence_serialize(
+            sequence_id=sequence_id,
+            x_request_id=x_request_id,
+            _request_auth=_request_auth,
+            _content_type=_content_type,
+            _headers=_headers,
+            _host_index=_host_index
+        )
+
+        _response_types_map: Dict[str, Optional[str]] = {
+            '200': "List[Dict[str, object]]",
+            '400': "Problem",
+            '401': "Problem",
+            '403': "Problem",
+            '404': "Problem",
+            '406': "Problem",
+            '429': "Problem",
+            '500': "Problem",
+            '503': "Problem",
+        }
+        response_data = self.api_client.call_api(
+            *_param,
+            _request_timeout=_request_timeout
+        )
+        response_data.read()
+        return self.api_client.response_deserialize(
+            response_data=response_data,
+            response_types_map=_response_types_map,
+        ).data
+
+
+    @validate_call
+    def export_sequence_with_http_info(
+        self,
+        sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
+        _request_timeout: Union[
+            None,
+            Annotated[StrictFloat, Field(gt=0)],
+            Tuple[
+                Annotated[StrictFloat, Field(gt=0)],
+                Annotated[StrictFloat, Field(gt=0)]
+            ]
+        ] = None,
+        _request_auth: Optional[Dict[StrictStr, Any]] = None,
+        _content_type: Optional[StrictStr] = None,
+        _headers: Optional[Dict[StrictStr, Any]] = None,
+        _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
+    ) -> ApiResponse[List[Dict[str, object]]]:
+        """Export a sequence as a TKA file
+
+        The sequence as the file TKA's desktop apps save and open: `[metadata, start position, beat 1, ...]`. The metadata entry carries `word`, `author`, `level`, `prop_type`, `grid_mode`, `is_circular`, `can_be_CAP` and the five strict CAP flags, computed from the beats. Importing the file gives the same sequence back. 
+
+        :param sequence_id: Id of the sequence (a lowercase UUID v4 string). (required)
+        :type sequence_id: str
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
+        :type x_request_id: str
+        :param _request_timeout: timeout setting for this request. If one
+                                 number provided, it will be total request
+                                 timeout. It can also be a pair (tuple) of
+                                 (connection, read) timeouts.
+        :type _request_timeout: int, tuple(int, int), optional
+        :param _request_auth: set to override the auth_settings for an a single
+                              request; this effectively ignores the
+                              authentication in the spec for a single request.
+        :type _request_auth: dict, optional
+        :param _content_type: force content-type for the request.
+        :type _content_type: str, Optional
+        :param _headers: set to override the headers for a single
+                         request; this effectively ignores the headers
+                         in the spec for a single request.
+        :type _headers: dict, optional
+        :param _host_index: set to override the host_index for a single
+                            request; this effectively ignores the host_index
+                            in the spec for a single request.
+        :type _host_index: int, optional
+        :return: Returns the result object.
+        """ # noqa: E501
+
+        _param = self._export_sequence_serialize(
+            sequence_id=sequence_id,
+            x_request_id=x_request_id,
+            _request_auth=_request_auth,
+            _content_type=_content_type,
+            _headers=_headers,
+            _host_index=_host_index
+        )
+
+        _response_types_map: Dict[str, Optional[str]] = {
+            '200': "List[Dict[str, object]]",
+            '400': "Problem",
+            '401': "Problem",
+            '403': "Problem",
+            '404': "Problem",
+            '406': "Problem",
+            '429': "Problem",
+            '500': "Problem",
+            '503': "Problem",
+        }
+        response_data = self.api_client.call_api(
+            *_param,
+            _request_timeout=_request_timeout
+        )
+        response_data.read()
+        return self.api_client.response_deserialize(
+            response_data=response_data,
+            response_types_map=_response_types_map,
+        )
+
+
+    @validate_call
+    def export_sequence_without_preload_content(
+        self,
+        sequence_id: Annotated[str, Field(min_length=36, strict=True, max_length=36, description="Id of the sequence (a lowercase UUID v4 string).")],
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
+        _request_timeout: Union[
+            None,
+            Annotated[StrictFloat, Field(gt=0)],
+            Tuple[
+                Annotated[StrictFloat, Field(gt=0)],
+                Annotated[StrictFloat, Field(gt=0)]
+            ]
+        ] = None,
+        _request_auth: Optional[Dict[StrictStr, Any]] = None,
+        _content_type: Optional[StrictStr] = None,
+        _headers: Optional[Dict[StrictStr, Any]] = None,
+        _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
+    ) -> RESTResponseType:
+        """Export a sequence as a TKA file
+
+        The sequence as the file TKA's desktop apps save and open: `[metadata, start position, beat 1, ...]`. The metadata entry carries `word`, `author`, `level`, `prop_type`, `grid_mode`, `is_circular`, `can_be_CAP` and the five strict CAP flags, computed from the beats. Importing the file gives the same sequence back. 
+
+        :param sequence_id: Id of the sequence (a lowercase UUID v4 string). (required)
+        :type sequence_id: str
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
+        :type x_request_id: str
+        :param _request_timeout: timeout setting for this request. If one
+                                 number provided, it will be total request
+                                 timeout. It can also be a pair (tuple) of
+                                 (connection, read) timeouts.
+        :type _request_timeout: int, tuple(int, int), optional
+        :param _request_auth: set to override the auth_settings for an a single
+                              request; this effectively ignores the
+                              authentication in the spec for a single request.
+        :type _request_auth: dict, optional
+        :param _content_type: force content-type for the request.
+        :type _content_type: str, Optional
+        :param _headers: set to override the headers for a single
+                         request; this effectively ignores the headers
+                         in the spec for a single request.
+        :type _headers: dict, optional
+        :param _host_index: set to override the host_index for a single
+                            request; this effectively ignores the host_index
+                            in the spec for a single request.
+        :type _host_index: int, optional
+        :return: Returns the result object.
+        """ # noqa: E501
+
+        _param = self._export_sequence_serialize(
+            sequence_id=sequence_id,
+            x_request_id=x_request_id,
+            _request_auth=_request_auth,
+            _content_type=_content_type,
+            _headers=_headers,
+            _host_index=_host_index
+        )
+
+        _response_types_map: Dict[str, Optional[str]] = {
+            '200': "List[Dict[str, object]]",
+            '400': "Problem",
+            '401': "Problem",
+            '403': "Problem",
+            '404': "Problem",
+            '406': "Problem",
+            '429': "Problem",
+            '500': "Problem",
+            '503': "Problem",
+        }
+        response_data = self.api_client.call_api(
+            *_param,
+            _request_timeout=_request_timeout
+        )
+        return response_data.response
+
+
+    def _export_sequence_serialize(
+        self,
+        sequence_id,
+        x_request_id,
+        _request_auth,
+        _content_type,
+        _headers,
+        _host_index,
+    ) -> RequestSerialized:
+
+        _host = None
+
+        _collection_formats: Dict[str, str] = {
+        }
+
+        _path_params: Dict[str, str] = {}
+        _query_params: List[Tuple[str, str]] = []
+        _header_params: Dict[str, Optional[str]] = _headers or {}
+        _form_params: List[Tuple[str, str]] = []
+        _files: Dict[
+            str, Union[str, bytes, List[str], List[bytes], List[Tuple[str, bytes]]]
+        ] = {}
+        _body_params: Optional[bytes] = None
+
+        # process the path parameters
+        if sequence_id is not None:
+            _path_params['sequence_id'] = sequence_id
+        # process the query parameters
+        # process the header parameters
+        if x_request_id is not None:
+            _header_params['X-Request-ID'] = x_request_id
+        # process the form parameters
+        # process the body parameter
+
+
+        # set the HTTP header `Accept`
+        if 'Accept' not in _header_params:
+            _header_params['Accept'] = self.api_client.select_header_accept(
+                [
+                    'application/json', 
+                    'application/problem+json'
+                ]
+            )
+
+
+        # authentication setting
+        _auth_settings: List[str] = [
+            'bearerAuth'
+        ]
+
+        return self.api_client.param_serialize(
+            method='GET',
+            resource_path='/api/sequences/{sequence_id}/export',
+            path_params=_path_params,
+            query_params=_query_params,
+            header_params=_header_params,
+            body=_body_params,
+            post_params=_form_params,
+            files=_files,
+            auth_settings=_auth_settings,
+            collection_formats=_collection_formats,
+            _host=_host,
+            _request_auth=_request_auth
+        )
+
+
+
+
+    @validate_call
     def generate_sequence(
         self,
         generate_sequence_request: GenerateSequenceRequest,
@@ -730,7 +1031,7 @@ class SequencesApi:
     ) -> CommandResponse:
         """Generate a random sequence
 
-        Generates and stores a freeform sequence of `length` beats from `start_position`, every beat continuing the previous one (an undoable command). The same `seed` with the same inputs generates the same beats. 
+        Generates and stores a sequence of `length` beats from `start_position`, every beat continuing the previous one (an undoable command). The same `seed` with the same inputs generates the same beats. `mode: circular` builds a CAP of `cap_type` (default `strict_rotated`): a first slice at random, ending where the pattern needs it, then the slice transformed until the sequence is back at its start; `length` must be a multiple of the slice count (2, 4 when `quartered`, twice that for the mirrored_rotated kinds) and `slice_size` (default `halved`) applies to the kinds with \"rotated\" in their name only. 
 
         :param generate_sequence_request: (required)
         :type generate_sequence_request: GenerateSequenceRequest
@@ -816,7 +1117,7 @@ class SequencesApi:
     ) -> ApiResponse[CommandResponse]:
         """Generate a random sequence
 
-        Generates and stores a freeform sequence of `length` beats from `start_position`, every beat continuing the previous one (an undoable command). The same `seed` with the same inputs generates the same beats. 
+        Generates and stores a sequence of `length` beats from `start_position`, every beat continuing the previous one (an undoable command). The same `seed` with the same inputs generates the same beats. `mode: circular` builds a CAP of `cap_type` (default `strict_rotated`): a first slice at random, ending where the pattern needs it, then the slice transformed until the sequence is back at its start; `length` must be a multiple of the slice count (2, 4 when `quartered`, twice that for the mirrored_rotated kinds) and `slice_size` (default `halved`) applies to the kinds with \"rotated\" in their name only. 
 
         :param generate_sequence_request: (required)
         :type generate_sequence_request: GenerateSequenceRequest
@@ -902,7 +1203,7 @@ class SequencesApi:
     ) -> RESTResponseType:
         """Generate a random sequence
 
-        Generates and stores a freeform sequence of `length` beats from `start_position`, every beat continuing the previous one (an undoable command). The same `seed` with the same inputs generates the same beats. 
+        Generates and stores a sequence of `length` beats from `start_position`, every beat continuing the previous one (an undoable command). The same `seed` with the same inputs generates the same beats. `mode: circular` builds a CAP of `cap_type` (default `strict_rotated`): a first slice at random, ending where the pattern needs it, then the slice transformed until the sequence is back at its start; `length` must be a multiple of the slice count (2, 4 when `quartered`, twice that for the mirrored_rotated kinds) and `slice_size` (default `halved`) applies to the kinds with \"rotated\" in their name only. 
 
         :param generate_sequence_request: (required)
         :type generate_sequence_request: GenerateSequenceRequest
@@ -1616,6 +1917,362 @@ class SequencesApi:
         return self.api_client.param_serialize(
             method='GET',
             resource_path='/api/sequences/{sequence_id}',
+            path_params=_path_params,
+            query_params=_query_params,
+            header_params=_header_params,
+            body=_body_params,
+            post_params=_form_params,
+            files=_files,
+            auth_settings=_auth_settings,
+            collection_formats=_collection_formats,
+            _host=_host,
+            _request_auth=_request_auth
+        )
+
+
+
+
+    @validate_call
+    def import_sequence(
+        self,
+        body: Optional[Any],
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
+        idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
+        name: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=100)]], Field(description="Display name of the imported sequence; default the file's word, else \"Imported\".")] = None,
+        _request_timeout: Union[
+            None,
+            Annotated[StrictFloat, Field(gt=0)],
+            Tuple[
+                Annotated[StrictFloat, Field(gt=0)],
+                Annotated[StrictFloat, Field(gt=0)]
+            ]
+        ] = None,
+        _request_auth: Optional[Dict[StrictStr, Any]] = None,
+        _content_type: Optional[StrictStr] = None,
+        _headers: Optional[Dict[StrictStr, Any]] = None,
+        _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
+    ) -> CommandResponse:
+        """Import a TKA sequence file
+
+        Stores the sequence of a file saved by TKA's desktop apps (an undoable command, like a create: same events, `201` with `Location`). The body is the file as JSON — the current list `[metadata, start position, beat 1, ...]`, the same list wrapped as `{\"sequence\": [...]}`, the older flat beats, or upper-case keys — or, as `image/png`, a dictionary image whose `metadata` text chunk holds it. Positions come from the hands' locations (older files name them in an obsolete numbering), beats are renumbered in file order, placeholders are skipped and missing fields derived; each letter is recomputed from its motions, and where the file disagrees the answer's `warnings` say so. A beat that does not continue the one before it, an unknown value or too many beats is `422` with `errors[].field` pointing into the file (`sequence[5].blue_attributes.start_ori`), and nothing is stored. 
+
+        :param body: (required)
+        :type body: object
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
+        :type x_request_id: str
+        :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
+        :type idempotency_key: str
+        :param name: Display name of the imported sequence; default the file's word, else \"Imported\".
+        :type name: str
+        :param _request_timeout: timeout setting for this request. If one
+                                 number provided, it will be total request
+                                 timeout. It can also be a pair (tuple) of
+                                 (connection, read) timeouts.
+        :type _request_timeout: int, tuple(int, int), optional
+        :param _request_auth: set to override the auth_settings for an a single
+                              request; this effectively ignores the
+                              authentication in the spec for a single request.
+        :type _request_auth: dict, optional
+        :param _content_type: force content-type for the request.
+        :type _content_type: str, Optional
+        :param _headers: set to override the headers for a single
+                         request; this effectively ignores the headers
+                         in the spec for a single request.
+        :type _headers: dict, optional
+        :param _host_index: set to override the host_index for a single
+                            request; this effectively ignores the host_index
+                            in the spec for a single request.
+        :type _host_index: int, optional
+        :return: Returns the result object.
+        """ # noqa: E501
+
+        _param = self._import_sequence_serialize(
+            body=body,
+            x_request_id=x_request_id,
+            idempotency_key=idempotency_key,
+            name=name,
+            _request_auth=_request_auth,
+            _content_type=_content_type,
+            _headers=_headers,
+            _host_index=_host_index
+        )
+
+        _response_types_map: Dict[str, Optional[str]] = {
+            '201': "CommandResponse",
+            '400': "Problem",
+            '401': "Problem",
+            '403': "Problem",
+            '406': "Problem",
+            '409': "Problem",
+            '413': "Problem",
+            '415': "Problem",
+            '422': "Problem",
+            '429': "Problem",
+            '500': "Problem",
+            '503': "Problem",
+        }
+        response_data = self.api_client.call_api(
+            *_param,
+            _request_timeout=_request_timeout
+        )
+        response_data.read()
+        return self.api_client.response_deserialize(
+            response_data=response_data,
+            response_types_map=_response_types_map,
+        ).data
+
+
+    @validate_call
+    def import_sequence_with_http_info(
+        self,
+        body: Optional[Any],
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
+        idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
+        name: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=100)]], Field(description="Display name of the imported sequence; default the file's word, else \"Imported\".")] = None,
+        _request_timeout: Union[
+            None,
+            Annotated[StrictFloat, Field(gt=0)],
+            Tuple[
+                Annotated[StrictFloat, Field(gt=0)],
+                Annotated[StrictFloat, Field(gt=0)]
+            ]
+        ] = None,
+        _request_auth: Optional[Dict[StrictStr, Any]] = None,
+        _content_type: Optional[StrictStr] = None,
+        _headers: Optional[Dict[StrictStr, Any]] = None,
+        _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
+    ) -> ApiResponse[CommandResponse]:
+        """Import a TKA sequence file
+
+        Stores the sequence of a file saved by TKA's desktop apps (an undoable command, like a create: same events, `201` with `Location`). The body is the file as JSON — the current list `[metadata, start position, beat 1, ...]`, the same list wrapped as `{\"sequence\": [...]}`, the older flat beats, or upper-case keys — or, as `image/png`, a dictionary image whose `metadata` text chunk holds it. Positions come from the hands' locations (older files name them in an obsolete numbering), beats are renumbered in file order, placeholders are skipped and missing fields derived; each letter is recomputed from its motions, and where the file disagrees the answer's `warnings` say so. A beat that does not continue the one before it, an unknown value or too many beats is `422` with `errors[].field` pointing into the file (`sequence[5].blue_attributes.start_ori`), and nothing is stored. 
+
+        :param body: (required)
+        :type body: object
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
+        :type x_request_id: str
+        :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
+        :type idempotency_key: str
+        :param name: Display name of the imported sequence; default the file's word, else \"Imported\".
+        :type name: str
+        :param _request_timeout: timeout setting for this request. If one
+                                 number provided, it will be total request
+                                 timeout. It can also be a pair (tuple) of
+                                 (connection, read) timeouts.
+        :type _request_timeout: int, tuple(int, int), optional
+        :param _request_auth: set to override the auth_settings for an a single
+                              request; this effectively ignores the
+                              authentication in the spec for a single request.
+        :type _request_auth: dict, optional
+        :param _content_type: force content-type for the request.
+        :type _content_type: str, Optional
+        :param _headers: set to override the headers for a single
+                         request; this effectively ignores the headers
+                         in the spec for a single request.
+        :type _headers: dict, optional
+        :param _host_index: set to override the host_index for a single
+                            request; this effectively ignores the host_index
+                            in the spec for a single request.
+        :type _host_index: int, optional
+        :return: Returns the result object.
+        """ # noqa: E501
+
+        _param = self._import_sequence_serialize(
+            body=body,
+            x_request_id=x_request_id,
+            idempotency_key=idempotency_key,
+            name=name,
+            _request_auth=_request_auth,
+            _content_type=_content_type,
+            _headers=_headers,
+            _host_index=_host_index
+        )
+
+        _response_types_map: Dict[str, Optional[str]] = {
+            '201': "CommandResponse",
+            '400': "Problem",
+            '401': "Problem",
+            '403': "Problem",
+            '406': "Problem",
+            '409': "Problem",
+            '413': "Problem",
+            '415': "Problem",
+            '422': "Problem",
+            '429': "Problem",
+            '500': "Problem",
+            '503': "Problem",
+        }
+        response_data = self.api_client.call_api(
+            *_param,
+            _request_timeout=_request_timeout
+        )
+        response_data.read()
+        return self.api_client.response_deserialize(
+            response_data=response_data,
+            response_types_map=_response_types_map,
+        )
+
+
+    @validate_call
+    def import_sequence_without_preload_content(
+        self,
+        body: Optional[Any],
+        x_request_id: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=128)]], Field(description="Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. ")] = None,
+        idempotency_key: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=255)]], Field(description="Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. ")] = None,
+        name: Annotated[Optional[Annotated[str, Field(min_length=1, strict=True, max_length=100)]], Field(description="Display name of the imported sequence; default the file's word, else \"Imported\".")] = None,
+        _request_timeout: Union[
+            None,
+            Annotated[StrictFloat, Field(gt=0)],
+            Tuple[
+                Annotated[StrictFloat, Field(gt=0)],
+                Annotated[StrictFloat, Field(gt=0)]
+            ]
+        ] = None,
+        _request_auth: Optional[Dict[StrictStr, Any]] = None,
+        _content_type: Optional[StrictStr] = None,
+        _headers: Optional[Dict[StrictStr, Any]] = None,
+        _host_index: Annotated[StrictInt, Field(ge=0, le=0)] = 0,
+    ) -> RESTResponseType:
+        """Import a TKA sequence file
+
+        Stores the sequence of a file saved by TKA's desktop apps (an undoable command, like a create: same events, `201` with `Location`). The body is the file as JSON — the current list `[metadata, start position, beat 1, ...]`, the same list wrapped as `{\"sequence\": [...]}`, the older flat beats, or upper-case keys — or, as `image/png`, a dictionary image whose `metadata` text chunk holds it. Positions come from the hands' locations (older files name them in an obsolete numbering), beats are renumbered in file order, placeholders are skipped and missing fields derived; each letter is recomputed from its motions, and where the file disagrees the answer's `warnings` say so. A beat that does not continue the one before it, an unknown value or too many beats is `422` with `errors[].field` pointing into the file (`sequence[5].blue_attributes.start_ori`), and nothing is stored. 
+
+        :param body: (required)
+        :type body: object
+        :param x_request_id: Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error bodies, logs and events. Generated when absent. 
+        :type x_request_id: str
+        :param idempotency_key: Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing runs; a key whose first request is still in flight is `409` (error_code `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
+        :type idempotency_key: str
+        :param name: Display name of the imported sequence; default the file's word, else \"Imported\".
+        :type name: str
+        :param _request_timeout: timeout setting for this request. If one
+                                 number provided, it will be total request
+                                 timeout. It can also be a pair (tuple) of
+                                 (connection, read) timeouts.
+        :type _request_timeout: int, tuple(int, int), optional
+        :param _request_auth: set to override the auth_settings for an a single
+                              request; this effectively ignores the
+                              authentication in the spec for a single request.
+        :type _request_auth: dict, optional
+        :param _content_type: force content-type for the request.
+        :type _content_type: str, Optional
+        :param _headers: set to override the headers for a single
+                         request; this effectively ignores the headers
+                         in the spec for a single request.
+        :type _headers: dict, optional
+        :param _host_index: set to override the host_index for a single
+                            request; this effectively ignores the host_index
+                            in the spec for a single request.
+        :type _host_index: int, optional
+        :return: Returns the result object.
+        """ # noqa: E501
+
+        _param = self._import_sequence_serialize(
+            body=body,
+            x_request_id=x_request_id,
+            idempotency_key=idempotency_key,
+            name=name,
+            _request_auth=_request_auth,
+            _content_type=_content_type,
+            _headers=_headers,
+            _host_index=_host_index
+        )
+
+        _response_types_map: Dict[str, Optional[str]] = {
+            '201': "CommandResponse",
+            '400': "Problem",
+            '401': "Problem",
+            '403': "Problem",
+            '406': "Problem",
+            '409': "Problem",
+            '413': "Problem",
+            '415': "Problem",
+            '422': "Problem",
+            '429': "Problem",
+            '500': "Problem",
+            '503': "Problem",
+        }
+        response_data = self.api_client.call_api(
+            *_param,
+            _request_timeout=_request_timeout
+        )
+        return response_data.response
+
+
+    def _import_sequence_serialize(
+        self,
+        body,
+        x_request_id,
+        idempotency_key,
+        name,
+        _request_auth,
+        _content_type,
+        _headers,
+        _host_index,
+    ) -> RequestSerialized:
+
+        _host = None
+
+        _collection_formats: Dict[str, str] = {
+        }
+
+        _path_params: Dict[str, str] = {}
+        _query_params: List[Tuple[str, str]] = []
+        _header_params: Dict[str, Optional[str]] = _headers or {}
+        _form_params: List[Tuple[str, str]] = []
+        _files: Dict[
+            str, Union[str, bytes, List[str], List[bytes], List[Tuple[str, bytes]]]
+        ] = {}
+        _body_params: Optional[bytes] = None
+
+        # process the path parameters
+        # process the query parameters
+        if name is not None:
+            
+            _query_params.append(('name', name))
+            
+        # process the header parameters
+        if x_request_id is not None:
+            _header_params['X-Request-ID'] = x_request_id
+        if idempotency_key is not None:
+            _header_params['Idempotency-Key'] = idempotency_key
+        # process the form parameters
+        # process the body parameter
+        if body is not None:
+            _body_params = body
+
+
+        # set the HTTP header `Accept`
+        if 'Accept' not in _header_params:
+            _header_params['Accept'] = self.api_client.select_header_accept(
+                [
+                    'application/json', 
+                    'application/problem+json'
+                ]
+            )
+
+        # set the HTTP header `Content-Type`
+        if _content_type:
+            _header_params['Content-Type'] = _content_type
+        else:
+            _default_content_type = (
+                self.api_client.select_header_content_type(
+                    [
+                        'application/json', 
+                        'image/png'
+                    ]
+                )
+            )
+            if _default_content_type is not None:
+                _header_params['Content-Type'] = _default_content_type
+
+        # authentication setting
+        _auth_settings: List[str] = [
+            'bearerAuth'
+        ]
+
+        return self.api_client.param_serialize(
+            method='POST',
+            resource_path='/api/sequences/import',
             path_params=_path_params,
             query_params=_query_params,
             header_params=_header_params,

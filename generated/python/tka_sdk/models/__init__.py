@@ -17,6 +17,8 @@ from tka_sdk.models.add_beat_request import AddBeatRequest
 from tka_sdk.models.beat import Beat
 from tka_sdk.models.beat_input import BeatInput
 from tka_sdk.models.beat_update_request import BeatUpdateRequest
+from tka_sdk.models.cap_kind import CapKind
+from tka_sdk.models.cap_type import CapType
 from tka_sdk.models.command_response import CommandResponse
 from tka_sdk.models.command_state import CommandState
 from tka_sdk.models.create_sequence_request import CreateSequenceRequest
@@ -27,6 +29,7 @@ from tka_sdk.models.event_filters import EventFilters
 from tka_sdk.models.family import Family
 from tka_sdk.models.field_error import FieldError
 from tka_sdk.models.generate_sequence_request import GenerateSequenceRequest
+from tka_sdk.models.generation_mode import GenerationMode
 from tka_sdk.models.grid_mode import GridMode
 from tka_sdk.models.health import Health
 from tka_sdk.models.health_check import HealthCheck
@@ -35,6 +38,7 @@ from tka_sdk.models.history_entry import HistoryEntry
 from tka_sdk.models.history_response import HistoryResponse
 from tka_sdk.models.identify_request import IdentifyRequest
 from tka_sdk.models.identify_response import IdentifyResponse
+from tka_sdk.models.import_warning import ImportWarning
 from tka_sdk.models.letter_info import LetterInfo
 from tka_sdk.models.letter_list_response import LetterListResponse
 from tka_sdk.models.letter_summary import LetterSummary
@@ -55,6 +59,7 @@ from tka_sdk.models.sequence import Sequence
 from tka_sdk.models.sequence_page import SequencePage
 from tka_sdk.models.sequence_response import SequenceResponse
 from tka_sdk.models.service_status import ServiceStatus
+from tka_sdk.models.slice_size import SliceSize
 from tka_sdk.models.start_position_request import StartPositionRequest
 from tka_sdk.models.stats_scope import StatsScope
 from tka_sdk.models.status import Status

@@ -20,6 +20,8 @@ import json
 from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from typing import Any, ClassVar, Dict, List, Optional
+from typing_extensions import Annotated
+from tka_sdk.models.import_warning import ImportWarning
 from tka_sdk.models.sequence import Sequence
 from typing import Optional, Set
 from typing_extensions import Self
@@ -38,7 +40,8 @@ class CommandResponse(BaseModel):
     can_redo: StrictBool = Field(description="Whether there is a command left to redo.", json_schema_extra={"examples": [False]})
     undo_description: Optional[StrictStr] = Field(description="What undo would do next; null when there is nothing to undo.", json_schema_extra={"examples": ["Add beat A"]})
     redo_description: Optional[StrictStr] = Field(description="What redo would do next; null when there is nothing to redo.")
-    __properties: ClassVar[List[str]] = ["success", "message", "timestamp", "data", "command_id", "can_undo", "can_redo", "undo_description", "redo_description"]
+    warnings: Optional[Annotated[List[ImportWarning], Field(max_length=1000)]] = Field(default=None, description="Import only: what the file said that the import corrected (a beat's letter that its motions do not spell, say); the imported sequence holds the corrected value. ")
+    __properties: ClassVar[List[str]] = ["success", "message", "timestamp", "data", "command_id", "can_undo", "can_redo", "undo_description", "redo_description", "warnings"]
 
     model_config = ConfigDict(
         validate_by_name=True,
@@ -82,6 +85,12 @@ class CommandResponse(BaseModel):
         # override the default output from pydantic by calling `to_dict()` of data
         if self.data:
             _dict['data'] = self.data.to_dict()
+        # override the default output from pydantic by calling `to_dict()` of each item in warnings (list)
+        _items = []
+        if self.warnings:
+            for _item_warnings in self.warnings:
+                _items.append(_item_warnings.to_dict() if _item_warnings is not None else None)
+            _dict['warnings'] = _items
         # set to None if data (nullable) is None
         # and model_fields_set contains the field
         if self.data is None and "data" in self.model_fields_set:
@@ -117,7 +126,8 @@ class CommandResponse(BaseModel):
             "can_undo": obj.get("can_undo"),
             "can_redo": obj.get("can_redo"),
             "undo_description": obj.get("undo_description"),
-            "redo_description": obj.get("redo_description")
+            "redo_description": obj.get("redo_description"),
+            "warnings": [ImportWarning.from_dict(_item) for _item in obj["warnings"]] if obj.get("warnings") is not None else None
         })
         return _obj
 

@@ -20,7 +20,10 @@ import json
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from typing import Any, ClassVar, Dict, List, Optional, Union
 from typing_extensions import Annotated
+from tka_sdk.models.cap_type import CapType
+from tka_sdk.models.generation_mode import GenerationMode
 from tka_sdk.models.position_name import PositionName
+from tka_sdk.models.slice_size import SliceSize
 from typing import Optional, Set
 from typing_extensions import Self
 from pydantic_core import to_jsonable_python
@@ -35,7 +38,10 @@ class GenerateSequenceRequest(BaseModel):
     max_turns: Optional[Union[Annotated[float, Field(multiple_of=0.5, le=3, strict=True, ge=0)], Annotated[int, Field(le=3, strict=True, ge=0)]]] = Field(default=1, description="Most turns any hand gets (levels 2 and 3), default 1.", json_schema_extra={"examples": [1]})
     seed: Optional[Annotated[int, Field(le=9007199254740991, strict=True, ge=-9007199254740991)]] = Field(default=None, description="Random seed for a reproducible result; null or omitted for a random one. Within ±(2^53 − 1), so that every client's JSON reader holds it exactly. ", json_schema_extra={"examples": [42]})
     start_position: Optional[PositionName] = None
-    __properties: ClassVar[List[str]] = ["name", "length", "level", "max_turns", "seed", "start_position"]
+    mode: Optional[GenerationMode] = None
+    cap_type: Optional[CapType] = None
+    slice_size: Optional[SliceSize] = None
+    __properties: ClassVar[List[str]] = ["name", "length", "level", "max_turns", "seed", "start_position", "mode", "cap_type", "slice_size"]
 
     @field_validator('name', mode="before")
     def name_validate_regular_expression(cls, value):
@@ -108,7 +114,10 @@ class GenerateSequenceRequest(BaseModel):
             "level": obj.get("level") if obj.get("level") is not None else 1,
             "max_turns": obj.get("max_turns") if obj.get("max_turns") is not None else 1,
             "seed": obj.get("seed"),
-            "start_position": obj.get("start_position")
+            "start_position": obj.get("start_position"),
+            "mode": obj.get("mode"),
+            "cap_type": obj.get("cap_type"),
+            "slice_size": obj.get("slice_size")
         })
         return _obj
 

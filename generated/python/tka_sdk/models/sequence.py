@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
 from typing import Any, ClassVar, Dict, List, Optional
 from typing_extensions import Annotated
 from tka_sdk.models.beat import Beat
+from tka_sdk.models.cap_kind import CapKind
 from tka_sdk.models.grid_mode import GridMode
 from tka_sdk.models.position_name import PositionName
 from typing import Optional, Set
@@ -43,11 +44,13 @@ class Sequence(BaseModel):
     length: Annotated[int, Field(le=64, strict=True, ge=0)] = Field(description="Number of beats, start position not counted.", json_schema_extra={"examples": [1]})
     level: Annotated[int, Field(le=3, strict=True, ge=1)] = Field(description="Difficulty. 1 no turns and only in/out, 2 turns but only in/out, 3 any clock/counter orientation.", json_schema_extra={"examples": [1]})
     is_circular: StrictBool = Field(description="The sequence ends where it started (position and orientations), so it can loop.", json_schema_extra={"examples": [False]})
+    can_be_cap: StrictBool = Field(description="The last beat ends in the start position's family (alpha, beta or gamma), so a CAP could be built on it.", json_schema_extra={"examples": [False]})
+    cap_kinds: Annotated[List[CapKind], Field(max_length=16)] = Field(description="Every CAP (circular) pattern the beats follow, detected from the transformations themselves: the beats split into equal slices, each the previous one rotated, mirrored, colour-swapped and/or complemented, and the last returns to the start. Empty when none. ")
     version: Annotated[int, Field(strict=True, ge=1)] = Field(description="Increases by one with every change; the `ETag` is this number quoted.", json_schema_extra={"examples": [3]})
     created_at: datetime = Field(description="When the sequence was created (UTC).", json_schema_extra={"examples": ["2025-01-15T09:30:00Z"]})
     updated_at: datetime = Field(description="When the sequence last changed (UTC).", json_schema_extra={"examples": ["2025-01-15T09:32:10Z"]})
     metadata: Dict[str, Any] = Field(description="Free client data, stored as given.", json_schema_extra={"examples": [{}]})
-    __properties: ClassVar[List[str]] = ["id", "name", "word", "beats", "start_position", "start_position_beat", "end_position", "grid_mode", "length", "level", "is_circular", "version", "created_at", "updated_at", "metadata"]
+    __properties: ClassVar[List[str]] = ["id", "name", "word", "beats", "start_position", "start_position_beat", "end_position", "grid_mode", "length", "level", "is_circular", "can_be_cap", "cap_kinds", "version", "created_at", "updated_at", "metadata"]
 
     model_config = ConfigDict(
         validate_by_name=True,
@@ -97,6 +100,12 @@ class Sequence(BaseModel):
         # override the default output from pydantic by calling `to_dict()` of start_position_beat
         if self.start_position_beat:
             _dict['start_position_beat'] = self.start_position_beat.to_dict()
+        # override the default output from pydantic by calling `to_dict()` of each item in cap_kinds (list)
+        _items = []
+        if self.cap_kinds:
+            for _item_cap_kinds in self.cap_kinds:
+                _items.append(_item_cap_kinds.to_dict() if _item_cap_kinds is not None else None)
+            _dict['cap_kinds'] = _items
         # set to None if start_position (nullable) is None
         # and model_fields_set contains the field
         if self.start_position is None and "start_position" in self.model_fields_set:
@@ -135,6 +144,8 @@ class Sequence(BaseModel):
             "length": obj.get("length"),
             "level": obj.get("level"),
             "is_circular": obj.get("is_circular"),
+            "can_be_cap": obj.get("can_be_cap"),
+            "cap_kinds": [CapKind.from_dict(_item) for _item in obj["cap_kinds"]] if obj.get("cap_kinds") is not None else None,
             "version": obj.get("version"),
             "created_at": obj.get("created_at"),
             "updated_at": obj.get("updated_at"),

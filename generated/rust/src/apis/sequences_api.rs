@@ -91,6 +91,38 @@ impl DeleteSequenceError {
     }
 }
 
+/// struct for typed errors of method [`export_sequence`]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ExportSequenceError {
+    Status400(models::Problem),
+    Status401(models::Problem),
+    Status403(models::Problem),
+    Status404(models::Problem),
+    Status406(models::Problem),
+    Status429(models::Problem),
+    Status500(models::Problem),
+    Status503(models::Problem),
+    UnknownValue(serde_json::Value),
+}
+
+impl ExportSequenceError {
+    /// tka: the typed body of an error answer, by its status code.
+    pub fn from_status(status: u16, content: &str) -> Option<Self> {
+        match status {
+            400 => serde_json::from_str(content).ok().map(Self::Status400),
+            401 => serde_json::from_str(content).ok().map(Self::Status401),
+            403 => serde_json::from_str(content).ok().map(Self::Status403),
+            404 => serde_json::from_str(content).ok().map(Self::Status404),
+            406 => serde_json::from_str(content).ok().map(Self::Status406),
+            429 => serde_json::from_str(content).ok().map(Self::Status429),
+            500 => serde_json::from_str(content).ok().map(Self::Status500),
+            503 => serde_json::from_str(content).ok().map(Self::Status503),
+            _ => serde_json::from_str(content).ok().map(Self::UnknownValue),
+        }
+    }
+}
+
 /// struct for typed errors of method [`generate_sequence`]
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(untagged)]
@@ -183,6 +215,44 @@ impl GetSequenceError {
             403 => serde_json::from_str(content).ok().map(Self::Status403),
             404 => serde_json::from_str(content).ok().map(Self::Status404),
             406 => serde_json::from_str(content).ok().map(Self::Status406),
+            429 => serde_json::from_str(content).ok().map(Self::Status429),
+            500 => serde_json::from_str(content).ok().map(Self::Status500),
+            503 => serde_json::from_str(content).ok().map(Self::Status503),
+            _ => serde_json::from_str(content).ok().map(Self::UnknownValue),
+        }
+    }
+}
+
+/// struct for typed errors of method [`import_sequence`]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ImportSequenceError {
+    Status400(models::Problem),
+    Status401(models::Problem),
+    Status403(models::Problem),
+    Status406(models::Problem),
+    Status409(models::Problem),
+    Status413(models::Problem),
+    Status415(models::Problem),
+    Status422(models::Problem),
+    Status429(models::Problem),
+    Status500(models::Problem),
+    Status503(models::Problem),
+    UnknownValue(serde_json::Value),
+}
+
+impl ImportSequenceError {
+    /// tka: the typed body of an error answer, by its status code.
+    pub fn from_status(status: u16, content: &str) -> Option<Self> {
+        match status {
+            400 => serde_json::from_str(content).ok().map(Self::Status400),
+            401 => serde_json::from_str(content).ok().map(Self::Status401),
+            403 => serde_json::from_str(content).ok().map(Self::Status403),
+            406 => serde_json::from_str(content).ok().map(Self::Status406),
+            409 => serde_json::from_str(content).ok().map(Self::Status409),
+            413 => serde_json::from_str(content).ok().map(Self::Status413),
+            415 => serde_json::from_str(content).ok().map(Self::Status415),
+            422 => serde_json::from_str(content).ok().map(Self::Status422),
             429 => serde_json::from_str(content).ok().map(Self::Status429),
             500 => serde_json::from_str(content).ok().map(Self::Status500),
             503 => serde_json::from_str(content).ok().map(Self::Status503),
@@ -455,7 +525,57 @@ pub async fn delete_sequence_with_headers(configuration: &configuration::Configu
     }
 }
 
-/// Generates and stores a freeform sequence of `length` beats from `start_position`, every beat continuing the previous one (an undoable command). The same `seed` with the same inputs generates the same beats. 
+/// The sequence as the file TKA's desktop apps save and open: `[metadata, start position, beat 1, ...]`. The metadata entry carries `word`, `author`, `level`, `prop_type`, `grid_mode`, `is_circular`, `can_be_CAP` and the five strict CAP flags, computed from the beats. Importing the file gives the same sequence back. 
+pub async fn export_sequence(configuration: &configuration::Configuration, sequence_id: &str, x_request_id: Option<&str>) -> Result<Vec<std::collections::HashMap<String, serde_json::Value>>, Error<ExportSequenceError>> {
+    export_sequence_with_headers(configuration, sequence_id, x_request_id).await.map(|(value, _headers)| value)
+}
+
+/// tka: [`export_sequence`], also returning the response headers (`ETag`, `Location`, ...).
+pub async fn export_sequence_with_headers(configuration: &configuration::Configuration, sequence_id: &str, x_request_id: Option<&str>) -> Result<(Vec<std::collections::HashMap<String, serde_json::Value>>, reqwest::header::HeaderMap), Error<ExportSequenceError>> {
+    // add a prefix to parameters to efficiently prevent name collisions
+    let p_path_sequence_id = sequence_id;
+    let p_header_x_request_id = x_request_id;
+
+    let uri_str = format!("{}/api/sequences/{sequence_id}/export", configuration.base_path, sequence_id=crate::apis::urlencode(p_path_sequence_id));
+    let mut req_builder = configuration.client.request(reqwest::Method::GET, &uri_str);
+
+    if let Some(ref user_agent) = configuration.user_agent {
+        req_builder = req_builder.header(reqwest::header::USER_AGENT, user_agent.clone());
+    }
+    if let Some(param_value) = p_header_x_request_id {
+        req_builder = req_builder.header("X-Request-ID", param_value.to_string());
+    }
+    if let Some(ref token) = configuration.bearer_access_token {
+        req_builder = req_builder.bearer_auth(token.to_owned());
+    };
+
+    let req = req_builder.build()?;
+    let resp = crate::apis::execute(configuration, req).await?; // tka: retries safe requests
+    let headers = resp.headers().clone();
+
+    let status = resp.status();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream");
+    let content_type = super::ContentType::from(content_type);
+
+    if !status.is_client_error() && !status.is_server_error() {
+        let content = resp.text().await?;
+        match content_type {
+            ContentType::Json => serde_json::from_str(&content).map(|value| (value, headers)).map_err(Error::from),
+            ContentType::Text => return Err(Error::from(serde_json::Error::custom("Received `text/plain` content type response that cannot be converted to `Vec&lt;std::collections::HashMap&lt;String, serde_json::Value&gt;&gt;`"))),
+            ContentType::Unsupported(unknown_type) => return Err(Error::from(serde_json::Error::custom(format!("Received `{unknown_type}` content type response that cannot be converted to `Vec&lt;std::collections::HashMap&lt;String, serde_json::Value&gt;&gt;`")))),
+        }
+    } else {
+        let content = resp.text().await?;
+        let entity = ExportSequenceError::from_status(status.as_u16(), &content); // tka: by status
+        Err(Error::ResponseError(ResponseContent { status, content, entity, headers }))
+    }
+}
+
+/// Generates and stores a sequence of `length` beats from `start_position`, every beat continuing the previous one (an undoable command). The same `seed` with the same inputs generates the same beats. `mode: circular` builds a CAP of `cap_type` (default `strict_rotated`): a first slice at random, ending where the pattern needs it, then the slice transformed until the sequence is back at its start; `length` must be a multiple of the slice count (2, 4 when `quartered`, twice that for the mirrored_rotated kinds) and `slice_size` (default `halved`) applies to the kinds with \"rotated\" in their name only. 
 pub async fn generate_sequence(configuration: &configuration::Configuration, generate_sequence_request: models::GenerateSequenceRequest, x_request_id: Option<&str>, idempotency_key: Option<&str>) -> Result<models::CommandResponse, Error<GenerateSequenceError>> {
     generate_sequence_with_headers(configuration, generate_sequence_request, x_request_id, idempotency_key).await.map(|(value, _headers)| value)
 }
@@ -605,6 +725,65 @@ pub async fn get_sequence_with_headers(configuration: &configuration::Configurat
     } else {
         let content = resp.text().await?;
         let entity = GetSequenceError::from_status(status.as_u16(), &content); // tka: by status
+        Err(Error::ResponseError(ResponseContent { status, content, entity, headers }))
+    }
+}
+
+/// Stores the sequence of a file saved by TKA's desktop apps (an undoable command, like a create: same events, `201` with `Location`). The body is the file as JSON — the current list `[metadata, start position, beat 1, ...]`, the same list wrapped as `{\"sequence\": [...]}`, the older flat beats, or upper-case keys — or, as `image/png`, a dictionary image whose `metadata` text chunk holds it. Positions come from the hands' locations (older files name them in an obsolete numbering), beats are renumbered in file order, placeholders are skipped and missing fields derived; each letter is recomputed from its motions, and where the file disagrees the answer's `warnings` say so. A beat that does not continue the one before it, an unknown value or too many beats is `422` with `errors[].field` pointing into the file (`sequence[5].blue_attributes.start_ori`), and nothing is stored. 
+pub async fn import_sequence(configuration: &configuration::Configuration, body: Option<serde_json::Value>, x_request_id: Option<&str>, idempotency_key: Option<&str>, name: Option<&str>) -> Result<models::CommandResponse, Error<ImportSequenceError>> {
+    import_sequence_with_headers(configuration, body, x_request_id, idempotency_key, name).await.map(|(value, _headers)| value)
+}
+
+/// tka: [`import_sequence`], also returning the response headers (`ETag`, `Location`, ...).
+pub async fn import_sequence_with_headers(configuration: &configuration::Configuration, body: Option<serde_json::Value>, x_request_id: Option<&str>, idempotency_key: Option<&str>, name: Option<&str>) -> Result<(models::CommandResponse, reqwest::header::HeaderMap), Error<ImportSequenceError>> {
+    // add a prefix to parameters to efficiently prevent name collisions
+    let p_body_body = body;
+    let p_header_x_request_id = x_request_id;
+    let p_header_idempotency_key = idempotency_key;
+    let p_query_name = name;
+
+    let uri_str = format!("{}/api/sequences/import", configuration.base_path);
+    let mut req_builder = configuration.client.request(reqwest::Method::POST, &uri_str);
+
+    if let Some(ref param_value) = p_query_name {
+        req_builder = req_builder.query(&[("name", &param_value.to_string())]);
+    }
+    if let Some(ref user_agent) = configuration.user_agent {
+        req_builder = req_builder.header(reqwest::header::USER_AGENT, user_agent.clone());
+    }
+    if let Some(param_value) = p_header_x_request_id {
+        req_builder = req_builder.header("X-Request-ID", param_value.to_string());
+    }
+    if let Some(param_value) = p_header_idempotency_key {
+        req_builder = req_builder.header("Idempotency-Key", param_value.to_string());
+    }
+    if let Some(ref token) = configuration.bearer_access_token {
+        req_builder = req_builder.bearer_auth(token.to_owned());
+    };
+    req_builder = req_builder.json(&p_body_body);
+
+    let req = req_builder.build()?;
+    let resp = crate::apis::execute(configuration, req).await?; // tka: retries safe requests
+    let headers = resp.headers().clone();
+
+    let status = resp.status();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream");
+    let content_type = super::ContentType::from(content_type);
+
+    if !status.is_client_error() && !status.is_server_error() {
+        let content = resp.text().await?;
+        match content_type {
+            ContentType::Json => serde_json::from_str(&content).map(|value| (value, headers)).map_err(Error::from),
+            ContentType::Text => return Err(Error::from(serde_json::Error::custom("Received `text/plain` content type response that cannot be converted to `models::CommandResponse`"))),
+            ContentType::Unsupported(unknown_type) => return Err(Error::from(serde_json::Error::custom(format!("Received `{unknown_type}` content type response that cannot be converted to `models::CommandResponse`")))),
+        }
+    } else {
+        let content = resp.text().await?;
+        let entity = ImportSequenceError::from_status(status.as_u16(), &content); // tka: by status
         Err(Error::ResponseError(ResponseContent { status, content, entity, headers }))
     }
 }

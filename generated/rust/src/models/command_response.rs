@@ -41,6 +41,9 @@ pub struct CommandResponse {
     /// What redo would do next; null when there is nothing to redo.
     #[serde(rename = "redo_description", deserialize_with = "Option::deserialize")]
     pub redo_description: Option<String>,
+    /// Import only: what the file said that the import corrected (a beat's letter that its motions do not spell, say); the imported sequence holds the corrected value. 
+    #[serde(rename = "warnings", skip_serializing_if = "Option::is_none")]
+    pub warnings: Option<Vec<models::ImportWarning>>,
 }
 
 impl CommandResponse {
@@ -56,6 +59,7 @@ impl CommandResponse {
             can_redo,
             undo_description,
             redo_description,
+            warnings: None,
         }
     }
 }

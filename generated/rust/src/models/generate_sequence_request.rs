@@ -31,6 +31,12 @@ pub struct GenerateSequenceRequest {
     pub seed: Option<Option<i64>>,
     #[serde(rename = "start_position", skip_serializing_if = "Option::is_none")]
     pub start_position: Option<models::PositionName>,
+    #[serde(rename = "mode", skip_serializing_if = "Option::is_none")]
+    pub mode: Option<models::GenerationMode>,
+    #[serde(rename = "cap_type", skip_serializing_if = "Option::is_none")]
+    pub cap_type: Option<models::CapType>,
+    #[serde(rename = "slice_size", skip_serializing_if = "Option::is_none")]
+    pub slice_size: Option<models::SliceSize>,
 }
 
 impl GenerateSequenceRequest {
@@ -43,6 +49,9 @@ impl GenerateSequenceRequest {
             max_turns: None,
             seed: None,
             start_position: None,
+            mode: None,
+            cap_type: None,
+            slice_size: None,
         }
     }
 }

@@ -46,6 +46,12 @@ pub struct Sequence {
     /// The sequence ends where it started (position and orientations), so it can loop.
     #[serde(rename = "is_circular")]
     pub is_circular: bool,
+    /// The last beat ends in the start position's family (alpha, beta or gamma), so a CAP could be built on it.
+    #[serde(rename = "can_be_cap")]
+    pub can_be_cap: bool,
+    /// Every CAP (circular) pattern the beats follow, detected from the transformations themselves: the beats split into equal slices, each the previous one rotated, mirrored, colour-swapped and/or complemented, and the last returns to the start. Empty when none. 
+    #[serde(rename = "cap_kinds")]
+    pub cap_kinds: Vec<models::CapKind>,
     /// Increases by one with every change; the `ETag` is this number quoted.
     #[serde(rename = "version")]
     pub version: i32,
@@ -62,7 +68,7 @@ pub struct Sequence {
 
 impl Sequence {
     /// A sequence of beats after a start position.
-    pub fn new(id: String, name: String, word: String, beats: Vec<models::Beat>, start_position: Option<models::PositionName>, start_position_beat: Option<models::Beat>, end_position: Option<models::PositionName>, grid_mode: models::GridMode, length: i32, level: i32, is_circular: bool, version: i32, created_at: chrono::DateTime<chrono::FixedOffset>, updated_at: chrono::DateTime<chrono::FixedOffset>, metadata: std::collections::HashMap<String, serde_json::Value>) -> Sequence {
+    pub fn new(id: String, name: String, word: String, beats: Vec<models::Beat>, start_position: Option<models::PositionName>, start_position_beat: Option<models::Beat>, end_position: Option<models::PositionName>, grid_mode: models::GridMode, length: i32, level: i32, is_circular: bool, can_be_cap: bool, cap_kinds: Vec<models::CapKind>, version: i32, created_at: chrono::DateTime<chrono::FixedOffset>, updated_at: chrono::DateTime<chrono::FixedOffset>, metadata: std::collections::HashMap<String, serde_json::Value>) -> Sequence {
         Sequence {
             id,
             name,
@@ -75,6 +81,8 @@ impl Sequence {
             length,
             level,
             is_circular,
+            can_be_cap,
+            cap_kinds,
             version,
             created_at,
             updated_at,

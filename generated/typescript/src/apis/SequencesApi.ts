@@ -110,6 +110,19 @@ export interface DeleteSequenceRequest {
     ifMatch?: string;
 }
 
+export interface ExportSequenceRequest {
+    /**
+     * Id of the sequence (a lowercase UUID v4 string).
+     */
+    sequenceId: string;
+    /**
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
+     */
+    xRequestID?: string;
+}
+
 export interface GenerateSequenceOperationRequest {
     /**
      * 
@@ -153,6 +166,33 @@ export interface GetSequenceRequest {
      * 
      */
     xRequestID?: string;
+}
+
+export interface ImportSequenceRequest {
+    /**
+     * 
+     */
+    body: any | null;
+    /**
+     * Id for this request (`req-7f3a9c`, say), echoed in the `X-Request-ID` response header, error
+     * bodies, logs and events. Generated when absent.
+     * 
+     */
+    xRequestID?: string;
+    /**
+     * Makes a POST safe to retry. A key names one request: sent again with the same body to the same
+     * operation it replays the first answer, with `Idempotent-Replayed: true`; sent with another
+     * body, or to another operation, it is `422` (error_code `idempotency_key_reused`) and nothing
+     * runs; a key whose first request is still in flight is `409` (error_code
+     * `idempotency_key_in_flight`). Keys are kept for 24 hours. A fresh random value (for example a
+     * UUID) per logical operation is the intended use.
+     * 
+     */
+    idempotencyKey?: string;
+    /**
+     * Display name of the imported sequence; default the file's word, else "Imported".
+     */
+    name?: string;
 }
 
 export interface ListSequencesRequest {
@@ -303,6 +343,32 @@ export interface SequencesApiInterface {
     deleteSequence(requestParameters: DeleteSequenceRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<CommandResponse>;
 
     /**
+     * Creates request options for exportSequence without sending the request
+     * @param {string} sequenceId Id of the sequence (a lowercase UUID v4 string).
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
+     * @throws {RequiredError}
+     * @memberof SequencesApiInterface
+     */
+    exportSequenceRequestOpts(requestParameters: ExportSequenceRequest): Promise<runtime.RequestOpts>;
+
+    /**
+     * The sequence as the file TKA\'s desktop apps save and open: `[metadata, start position, beat 1, ...]`. The metadata entry carries `word`, `author`, `level`, `prop_type`, `grid_mode`, `is_circular`, `can_be_CAP` and the five strict CAP flags, computed from the beats. Importing the file gives the same sequence back. 
+     * @summary Export a sequence as a TKA file
+     * @param {string} sequenceId Id of the sequence (a lowercase UUID v4 string).
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof SequencesApiInterface
+     */
+    exportSequenceRaw(requestParameters: ExportSequenceRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<Array<{ [key: string]: any; }>>>;
+
+    /**
+     * The sequence as the file TKA\'s desktop apps save and open: `[metadata, start position, beat 1, ...]`. The metadata entry carries `word`, `author`, `level`, `prop_type`, `grid_mode`, `is_circular`, `can_be_CAP` and the five strict CAP flags, computed from the beats. Importing the file gives the same sequence back. 
+     * Export a sequence as a TKA file
+     */
+    exportSequence(requestParameters: ExportSequenceRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<Array<{ [key: string]: any; }>>;
+
+    /**
      * Creates request options for generateSequence without sending the request
      * @param {GenerateSequenceRequest} generateSequenceRequest 
      * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
@@ -313,7 +379,7 @@ export interface SequencesApiInterface {
     generateSequenceRequestOpts(requestParameters: GenerateSequenceOperationRequest): Promise<runtime.RequestOpts>;
 
     /**
-     * Generates and stores a freeform sequence of `length` beats from `start_position`, every beat continuing the previous one (an undoable command). The same `seed` with the same inputs generates the same beats. 
+     * Generates and stores a sequence of `length` beats from `start_position`, every beat continuing the previous one (an undoable command). The same `seed` with the same inputs generates the same beats. `mode: circular` builds a CAP of `cap_type` (default `strict_rotated`): a first slice at random, ending where the pattern needs it, then the slice transformed until the sequence is back at its start; `length` must be a multiple of the slice count (2, 4 when `quartered`, twice that for the mirrored_rotated kinds) and `slice_size` (default `halved`) applies to the kinds with \"rotated\" in their name only. 
      * @summary Generate a random sequence
      * @param {GenerateSequenceRequest} generateSequenceRequest 
      * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
@@ -325,7 +391,7 @@ export interface SequencesApiInterface {
     generateSequenceRaw(requestParameters: GenerateSequenceOperationRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<CommandResponse>>;
 
     /**
-     * Generates and stores a freeform sequence of `length` beats from `start_position`, every beat continuing the previous one (an undoable command). The same `seed` with the same inputs generates the same beats. 
+     * Generates and stores a sequence of `length` beats from `start_position`, every beat continuing the previous one (an undoable command). The same `seed` with the same inputs generates the same beats. `mode: circular` builds a CAP of `cap_type` (default `strict_rotated`): a first slice at random, ending where the pattern needs it, then the slice transformed until the sequence is back at its start; `length` must be a multiple of the slice count (2, 4 when `quartered`, twice that for the mirrored_rotated kinds) and `slice_size` (default `halved`) applies to the kinds with \"rotated\" in their name only. 
      * Generate a random sequence
      */
     generateSequence(requestParameters: GenerateSequenceOperationRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<CommandResponse>;
@@ -379,6 +445,36 @@ export interface SequencesApiInterface {
      * Get a sequence
      */
     getSequence(requestParameters: GetSequenceRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<SequenceResponse>;
+
+    /**
+     * Creates request options for importSequence without sending the request
+     * @param {any} body 
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
+     * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
+     * @param {string} [name] Display name of the imported sequence; default the file\&#39;s word, else \&quot;Imported\&quot;.
+     * @throws {RequiredError}
+     * @memberof SequencesApiInterface
+     */
+    importSequenceRequestOpts(requestParameters: ImportSequenceRequest): Promise<runtime.RequestOpts>;
+
+    /**
+     * Stores the sequence of a file saved by TKA\'s desktop apps (an undoable command, like a create: same events, `201` with `Location`). The body is the file as JSON — the current list `[metadata, start position, beat 1, ...]`, the same list wrapped as `{\"sequence\": [...]}`, the older flat beats, or upper-case keys — or, as `image/png`, a dictionary image whose `metadata` text chunk holds it. Positions come from the hands\' locations (older files name them in an obsolete numbering), beats are renumbered in file order, placeholders are skipped and missing fields derived; each letter is recomputed from its motions, and where the file disagrees the answer\'s `warnings` say so. A beat that does not continue the one before it, an unknown value or too many beats is `422` with `errors[].field` pointing into the file (`sequence[5].blue_attributes.start_ori`), and nothing is stored. 
+     * @summary Import a TKA sequence file
+     * @param {any} body 
+     * @param {string} [xRequestID] Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent. 
+     * @param {string} [idempotencyKey] Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use. 
+     * @param {string} [name] Display name of the imported sequence; default the file\&#39;s word, else \&quot;Imported\&quot;.
+     * @param {*} [options] Override http request option.
+     * @throws {RequiredError}
+     * @memberof SequencesApiInterface
+     */
+    importSequenceRaw(requestParameters: ImportSequenceRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<CommandResponse>>;
+
+    /**
+     * Stores the sequence of a file saved by TKA\'s desktop apps (an undoable command, like a create: same events, `201` with `Location`). The body is the file as JSON — the current list `[metadata, start position, beat 1, ...]`, the same list wrapped as `{\"sequence\": [...]}`, the older flat beats, or upper-case keys — or, as `image/png`, a dictionary image whose `metadata` text chunk holds it. Positions come from the hands\' locations (older files name them in an obsolete numbering), beats are renumbered in file order, placeholders are skipped and missing fields derived; each letter is recomputed from its motions, and where the file disagrees the answer\'s `warnings` say so. A beat that does not continue the one before it, an unknown value or too many beats is `422` with `errors[].field` pointing into the file (`sequence[5].blue_attributes.start_ori`), and nothing is stored. 
+     * Import a TKA sequence file
+     */
+    importSequence(requestParameters: ImportSequenceRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<CommandResponse>;
 
     /**
      * Creates request options for listSequences without sending the request
@@ -630,6 +726,65 @@ export class SequencesApi extends runtime.BaseAPI implements SequencesApiInterfa
     }
 
     /**
+     * Creates request options for exportSequence without sending the request
+     */
+    async exportSequenceRequestOpts(requestParameters: ExportSequenceRequest): Promise<runtime.RequestOpts> {
+        if (requestParameters['sequenceId'] == null) {
+            throw new runtime.RequiredError(
+                'sequenceId',
+                'Required parameter "sequenceId" was null or undefined when calling exportSequence().'
+            );
+        }
+
+        const queryParameters: any = {};
+
+        const headerParameters: runtime.HTTPHeaders = {};
+
+        if (requestParameters['xRequestID'] != null) {
+            headerParameters['X-Request-ID'] = String(requestParameters['xRequestID']);
+        }
+
+        if (this.configuration && this.configuration.accessToken) {
+            const token = this.configuration.accessToken;
+            const tokenString = await token("bearerAuth", []);
+
+            if (tokenString) {
+                headerParameters["Authorization"] = `Bearer ${tokenString}`;
+            }
+        }
+
+        let urlPath = `/api/sequences/{sequence_id}/export`;
+        urlPath = urlPath.replace('{sequence_id}', encodeURIComponent(String(requestParameters['sequenceId'])));
+
+        return {
+            path: urlPath,
+            method: 'GET',
+            headers: headerParameters,
+            query: queryParameters,
+        };
+    }
+
+    /**
+     * The sequence as the file TKA\'s desktop apps save and open: `[metadata, start position, beat 1, ...]`. The metadata entry carries `word`, `author`, `level`, `prop_type`, `grid_mode`, `is_circular`, `can_be_CAP` and the five strict CAP flags, computed from the beats. Importing the file gives the same sequence back. 
+     * Export a sequence as a TKA file
+     */
+    async exportSequenceRaw(requestParameters: ExportSequenceRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<Array<{ [key: string]: any; }>>> {
+        const requestOptions = await this.exportSequenceRequestOpts(requestParameters);
+        const response = await this.request(requestOptions, initOverrides);
+
+        return new runtime.JSONApiResponse<any>(response);
+    }
+
+    /**
+     * The sequence as the file TKA\'s desktop apps save and open: `[metadata, start position, beat 1, ...]`. The metadata entry carries `word`, `author`, `level`, `prop_type`, `grid_mode`, `is_circular`, `can_be_CAP` and the five strict CAP flags, computed from the beats. Importing the file gives the same sequence back. 
+     * Export a sequence as a TKA file
+     */
+    async exportSequence(requestParameters: ExportSequenceRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<Array<{ [key: string]: any; }>> {
+        const response = await this.exportSequenceRaw(requestParameters, initOverrides);
+        return await response.value();
+    }
+
+    /**
      * Creates request options for generateSequence without sending the request
      */
     async generateSequenceRequestOpts(requestParameters: GenerateSequenceOperationRequest): Promise<runtime.RequestOpts> {
@@ -675,7 +830,7 @@ export class SequencesApi extends runtime.BaseAPI implements SequencesApiInterfa
     }
 
     /**
-     * Generates and stores a freeform sequence of `length` beats from `start_position`, every beat continuing the previous one (an undoable command). The same `seed` with the same inputs generates the same beats. 
+     * Generates and stores a sequence of `length` beats from `start_position`, every beat continuing the previous one (an undoable command). The same `seed` with the same inputs generates the same beats. `mode: circular` builds a CAP of `cap_type` (default `strict_rotated`): a first slice at random, ending where the pattern needs it, then the slice transformed until the sequence is back at its start; `length` must be a multiple of the slice count (2, 4 when `quartered`, twice that for the mirrored_rotated kinds) and `slice_size` (default `halved`) applies to the kinds with \"rotated\" in their name only. 
      * Generate a random sequence
      */
     async generateSequenceRaw(requestParameters: GenerateSequenceOperationRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<CommandResponse>> {
@@ -686,7 +841,7 @@ export class SequencesApi extends runtime.BaseAPI implements SequencesApiInterfa
     }
 
     /**
-     * Generates and stores a freeform sequence of `length` beats from `start_position`, every beat continuing the previous one (an undoable command). The same `seed` with the same inputs generates the same beats. 
+     * Generates and stores a sequence of `length` beats from `start_position`, every beat continuing the previous one (an undoable command). The same `seed` with the same inputs generates the same beats. `mode: circular` builds a CAP of `cap_type` (default `strict_rotated`): a first slice at random, ending where the pattern needs it, then the slice transformed until the sequence is back at its start; `length` must be a multiple of the slice count (2, 4 when `quartered`, twice that for the mirrored_rotated kinds) and `slice_size` (default `halved`) applies to the kinds with \"rotated\" in their name only. 
      * Generate a random sequence
      */
     async generateSequence(requestParameters: GenerateSequenceOperationRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<CommandResponse> {
@@ -801,6 +956,75 @@ export class SequencesApi extends runtime.BaseAPI implements SequencesApiInterfa
      */
     async getSequence(requestParameters: GetSequenceRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<SequenceResponse> {
         const response = await this.getSequenceRaw(requestParameters, initOverrides);
+        return await response.value();
+    }
+
+    /**
+     * Creates request options for importSequence without sending the request
+     */
+    async importSequenceRequestOpts(requestParameters: ImportSequenceRequest): Promise<runtime.RequestOpts> {
+        if (requestParameters['body'] === undefined) {
+            throw new runtime.RequiredError(
+                'body',
+                'Required parameter "body" was undefined when calling importSequence().'
+            );
+        }
+
+        const queryParameters: any = {};
+
+        if (requestParameters['name'] != null) {
+            queryParameters['name'] = requestParameters['name'];
+        }
+
+        const headerParameters: runtime.HTTPHeaders = {};
+
+        headerParameters['Content-Type'] = 'application/json';
+
+        if (requestParameters['xRequestID'] != null) {
+            headerParameters['X-Request-ID'] = String(requestParameters['xRequestID']);
+        }
+
+        if (requestParameters['idempotencyKey'] != null) {
+            headerParameters['Idempotency-Key'] = String(requestParameters['idempotencyKey']);
+        }
+
+        if (this.configuration && this.configuration.accessToken) {
+            const token = this.configuration.accessToken;
+            const tokenString = await token("bearerAuth", []);
+
+            if (tokenString) {
+                headerParameters["Authorization"] = `Bearer ${tokenString}`;
+            }
+        }
+
+        let urlPath = `/api/sequences/import`;
+
+        return {
+            path: urlPath,
+            method: 'POST',
+            headers: headerParameters,
+            query: queryParameters,
+            body: requestParameters['body'] as any,
+        };
+    }
+
+    /**
+     * Stores the sequence of a file saved by TKA\'s desktop apps (an undoable command, like a create: same events, `201` with `Location`). The body is the file as JSON — the current list `[metadata, start position, beat 1, ...]`, the same list wrapped as `{\"sequence\": [...]}`, the older flat beats, or upper-case keys — or, as `image/png`, a dictionary image whose `metadata` text chunk holds it. Positions come from the hands\' locations (older files name them in an obsolete numbering), beats are renumbered in file order, placeholders are skipped and missing fields derived; each letter is recomputed from its motions, and where the file disagrees the answer\'s `warnings` say so. A beat that does not continue the one before it, an unknown value or too many beats is `422` with `errors[].field` pointing into the file (`sequence[5].blue_attributes.start_ori`), and nothing is stored. 
+     * Import a TKA sequence file
+     */
+    async importSequenceRaw(requestParameters: ImportSequenceRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<runtime.ApiResponse<CommandResponse>> {
+        const requestOptions = await this.importSequenceRequestOpts(requestParameters);
+        const response = await this.request(requestOptions, initOverrides);
+
+        return new runtime.JSONApiResponse(response, (jsonValue) => CommandResponseFromJSON(jsonValue));
+    }
+
+    /**
+     * Stores the sequence of a file saved by TKA\'s desktop apps (an undoable command, like a create: same events, `201` with `Location`). The body is the file as JSON — the current list `[metadata, start position, beat 1, ...]`, the same list wrapped as `{\"sequence\": [...]}`, the older flat beats, or upper-case keys — or, as `image/png`, a dictionary image whose `metadata` text chunk holds it. Positions come from the hands\' locations (older files name them in an obsolete numbering), beats are renumbered in file order, placeholders are skipped and missing fields derived; each letter is recomputed from its motions, and where the file disagrees the answer\'s `warnings` say so. A beat that does not continue the one before it, an unknown value or too many beats is `422` with `errors[].field` pointing into the file (`sequence[5].blue_attributes.start_ori`), and nothing is stored. 
+     * Import a TKA sequence file
+     */
+    async importSequence(requestParameters: ImportSequenceRequest, initOverrides?: RequestInit | runtime.InitOverrideFunction): Promise<CommandResponse> {
+        const response = await this.importSequenceRaw(requestParameters, initOverrides);
         return await response.value();
     }
 

@@ -13,6 +13,13 @@
  */
 
 import { mapValues, parseDate, parseDateTime, serializeDate, serializeDateTime } from '../runtime';
+import type { ImportWarning } from './ImportWarning';
+import {
+    ImportWarningFromJSON,
+    ImportWarningFromJSONTyped,
+    ImportWarningToJSON,
+    ImportWarningToJSONTyped,
+} from './ImportWarning';
 import type { Sequence } from './Sequence';
 import {
     SequenceFromJSON,
@@ -63,6 +70,12 @@ export interface CommandResponse {
      * What redo would do next; null when there is nothing to redo.
      */
     redoDescription: string | null;
+    /**
+     * Import only: what the file said that the import corrected (a beat's letter that its
+     * motions do not spell, say); the imported sequence holds the corrected value.
+     * 
+     */
+    warnings?: Array<ImportWarning>;
 }
 
 /**
@@ -100,6 +113,7 @@ export function CommandResponseFromJSONTyped(json: any, ignoreDiscriminator: boo
         'canRedo': json['can_redo'],
         'undoDescription': json['undo_description'],
         'redoDescription': json['redo_description'],
+        'warnings': json['warnings'] == null ? undefined : ((json['warnings'] as Array<any>).map(ImportWarningFromJSON)),
     };
 }
 
@@ -123,6 +137,7 @@ export function CommandResponseToJSONTyped(value?: CommandResponse | null, ignor
         'can_redo': value['canRedo'],
         'undo_description': value['undoDescription'],
         'redo_description': value['redoDescription'],
+        'warnings': value['warnings'] == null ? undefined : ((value['warnings'] as Array<any>).map(ImportWarningToJSON)),
     };
 }
 

@@ -13,6 +13,20 @@
  */
 
 import { mapValues } from '../runtime';
+import type { SliceSize } from './SliceSize';
+import {
+    SliceSizeFromJSON,
+    SliceSizeFromJSONTyped,
+    SliceSizeToJSON,
+    SliceSizeToJSONTyped,
+} from './SliceSize';
+import type { GenerationMode } from './GenerationMode';
+import {
+    GenerationModeFromJSON,
+    GenerationModeFromJSONTyped,
+    GenerationModeToJSON,
+    GenerationModeToJSONTyped,
+} from './GenerationMode';
 import type { PositionName } from './PositionName';
 import {
     PositionNameFromJSON,
@@ -20,6 +34,13 @@ import {
     PositionNameToJSON,
     PositionNameToJSONTyped,
 } from './PositionName';
+import type { CapType } from './CapType';
+import {
+    CapTypeFromJSON,
+    CapTypeFromJSONTyped,
+    CapTypeToJSON,
+    CapTypeToJSONTyped,
+} from './CapType';
 
 /**
  * What to generate.
@@ -53,6 +74,18 @@ export interface GenerateSequenceRequest {
      * 
      */
     startPosition?: PositionName;
+    /**
+     * 
+     */
+    mode?: GenerationMode;
+    /**
+     * 
+     */
+    capType?: CapType;
+    /**
+     * 
+     */
+    sliceSize?: SliceSize;
 }
 
 
@@ -81,6 +114,9 @@ export function GenerateSequenceRequestFromJSONTyped(json: any, ignoreDiscrimina
         'maxTurns': json['max_turns'] == null ? undefined : json['max_turns'],
         'seed': json['seed'] === undefined ? undefined : json['seed'] === null ? null : json['seed'],
         'startPosition': json['start_position'] == null ? undefined : PositionNameFromJSON(json['start_position']),
+        'mode': json['mode'] == null ? undefined : GenerationModeFromJSON(json['mode']),
+        'capType': json['cap_type'] == null ? undefined : CapTypeFromJSON(json['cap_type']),
+        'sliceSize': json['slice_size'] == null ? undefined : SliceSizeFromJSON(json['slice_size']),
     };
 }
 
@@ -101,6 +137,9 @@ export function GenerateSequenceRequestToJSONTyped(value?: GenerateSequenceReque
         'max_turns': value['maxTurns'],
         'seed': value['seed'],
         'start_position': PositionNameToJSON(value['startPosition']),
+        'mode': GenerationModeToJSON(value['mode']),
+        'cap_type': CapTypeToJSON(value['capType']),
+        'slice_size': SliceSizeToJSON(value['sliceSize']),
     };
 }
 

@@ -13,6 +13,13 @@
  */
 
 import { mapValues, parseDate, parseDateTime, serializeDate, serializeDateTime } from '../runtime';
+import type { CapKind } from './CapKind';
+import {
+    CapKindFromJSON,
+    CapKindFromJSONTyped,
+    CapKindToJSON,
+    CapKindToJSONTyped,
+} from './CapKind';
 import type { PositionName } from './PositionName';
 import {
     PositionNameFromJSON,
@@ -86,6 +93,17 @@ export interface Sequence {
      */
     isCircular: boolean;
     /**
+     * The last beat ends in the start position's family (alpha, beta or gamma), so a CAP could be built on it.
+     */
+    canBeCap: boolean;
+    /**
+     * Every CAP (circular) pattern the beats follow, detected from the transformations
+     * themselves: the beats split into equal slices, each the previous one rotated, mirrored,
+     * colour-swapped and/or complemented, and the last returns to the start. Empty when none.
+     * 
+     */
+    capKinds: Array<CapKind>;
+    /**
      * Increases by one with every change; the `ETag` is this number quoted.
      */
     version: number;
@@ -120,6 +138,8 @@ export function instanceOfSequence(value: object): value is Sequence {
     if (!('length' in value) || value['length'] === undefined) return false;
     if (!('level' in value) || value['level'] === undefined) return false;
     if ((!('isCircular' in (value as Record<string, any>)) && !('is_circular' in (value as Record<string, any>))) || ((value as Record<string, any>)['isCircular'] === undefined && (value as Record<string, any>)['is_circular'] === undefined)) return false;
+    if ((!('canBeCap' in (value as Record<string, any>)) && !('can_be_cap' in (value as Record<string, any>))) || ((value as Record<string, any>)['canBeCap'] === undefined && (value as Record<string, any>)['can_be_cap'] === undefined)) return false;
+    if ((!('capKinds' in (value as Record<string, any>)) && !('cap_kinds' in (value as Record<string, any>))) || ((value as Record<string, any>)['capKinds'] === undefined && (value as Record<string, any>)['cap_kinds'] === undefined)) return false;
     if (!('version' in value) || value['version'] === undefined) return false;
     if ((!('createdAt' in (value as Record<string, any>)) && !('created_at' in (value as Record<string, any>))) || ((value as Record<string, any>)['createdAt'] === undefined && (value as Record<string, any>)['created_at'] === undefined)) return false;
     if ((!('updatedAt' in (value as Record<string, any>)) && !('updated_at' in (value as Record<string, any>))) || ((value as Record<string, any>)['updatedAt'] === undefined && (value as Record<string, any>)['updated_at'] === undefined)) return false;
@@ -148,6 +168,8 @@ export function SequenceFromJSONTyped(json: any, ignoreDiscriminator: boolean): 
         'length': json['length'],
         'level': json['level'],
         'isCircular': json['is_circular'],
+        'canBeCap': json['can_be_cap'],
+        'capKinds': ((json['cap_kinds'] as Array<any>).map(CapKindFromJSON)),
         'version': json['version'],
         'createdAt': (json['created_at'] == null ? json['created_at'] : parseDateTime(json['created_at'])),
         'updatedAt': (json['updated_at'] == null ? json['updated_at'] : parseDateTime(json['updated_at'])),
@@ -177,6 +199,8 @@ export function SequenceToJSONTyped(value?: Sequence | null, ignoreDiscriminator
         'length': value['length'],
         'level': value['level'],
         'is_circular': value['isCircular'],
+        'can_be_cap': value['canBeCap'],
+        'cap_kinds': ((value['capKinds'] as Array<any>).map(CapKindToJSON)),
         'version': value['version'],
         'created_at': value['createdAt'] == null ? value['createdAt'] : serializeDateTime(value['createdAt']),
         'updated_at': value['updatedAt'] == null ? value['updatedAt'] : serializeDateTime(value['updatedAt']),

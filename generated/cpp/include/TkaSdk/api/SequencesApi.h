@@ -22,16 +22,20 @@
 
 #include "TkaSdk/ApiClient.h"
 
+#include "TkaSdk/AnyType.h"
 #include "TkaSdk/model/CommandResponse.h"
 #include "TkaSdk/model/CreateSequenceRequest.h"
 #include "TkaSdk/model/CurrentSequenceRequest.h"
 #include "TkaSdk/model/CurrentSequenceResponse.h"
 #include "TkaSdk/model/GenerateSequenceRequest.h"
+#include "TkaSdk/HttpContent.h"
 #include "TkaSdk/model/Problem.h"
 #include "TkaSdk/model/SequencePage.h"
 #include "TkaSdk/model/SequenceResponse.h"
 #include "TkaSdk/model/StartPositionRequest.h"
 #include "TkaSdk/model/UpdateSequenceRequest.h"
+#include <map>
+#include <vector>
 #include <cpprest/details/basic_types.h>
 #include <boost/optional.hpp>
 
@@ -79,10 +83,22 @@ public:
         boost::optional<utility::string_t> ifMatch
     ) const;
     /// <summary>
+    /// Export a sequence as a TKA file
+    /// </summary>
+    /// <remarks>
+    /// The sequence as the file TKA&#39;s desktop apps save and open: &#x60;[metadata, start position, beat 1, ...]&#x60;. The metadata entry carries &#x60;word&#x60;, &#x60;author&#x60;, &#x60;level&#x60;, &#x60;prop_type&#x60;, &#x60;grid_mode&#x60;, &#x60;is_circular&#x60;, &#x60;can_be_CAP&#x60; and the five strict CAP flags, computed from the beats. Importing the file gives the same sequence back. 
+    /// </remarks>
+    /// <param name="sequenceId">Id of the sequence (a lowercase UUID v4 string).</param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    pplx::task<std::vector<std::map<utility::string_t, std::shared_ptr<AnyType>>>> exportSequence(
+        utility::string_t sequenceId,
+        boost::optional<utility::string_t> xRequestID
+    ) const;
+    /// <summary>
     /// Generate a random sequence
     /// </summary>
     /// <remarks>
-    /// Generates and stores a freeform sequence of &#x60;length&#x60; beats from &#x60;start_position&#x60;, every beat continuing the previous one (an undoable command). The same &#x60;seed&#x60; with the same inputs generates the same beats. 
+    /// Generates and stores a sequence of &#x60;length&#x60; beats from &#x60;start_position&#x60;, every beat continuing the previous one (an undoable command). The same &#x60;seed&#x60; with the same inputs generates the same beats. &#x60;mode: circular&#x60; builds a CAP of &#x60;cap_type&#x60; (default &#x60;strict_rotated&#x60;): a first slice at random, ending where the pattern needs it, then the slice transformed until the sequence is back at its start; &#x60;length&#x60; must be a multiple of the slice count (2, 4 when &#x60;quartered&#x60;, twice that for the mirrored_rotated kinds) and &#x60;slice_size&#x60; (default &#x60;halved&#x60;) applies to the kinds with \&quot;rotated\&quot; in their name only. 
     /// </remarks>
     /// <param name="generateSequenceRequest"></param>
     /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
@@ -113,6 +129,22 @@ public:
     pplx::task<std::shared_ptr<SequenceResponse>> getSequence(
         utility::string_t sequenceId,
         boost::optional<utility::string_t> xRequestID
+    ) const;
+    /// <summary>
+    /// Import a TKA sequence file
+    /// </summary>
+    /// <remarks>
+    /// Stores the sequence of a file saved by TKA&#39;s desktop apps (an undoable command, like a create: same events, &#x60;201&#x60; with &#x60;Location&#x60;). The body is the file as JSON — the current list &#x60;[metadata, start position, beat 1, ...]&#x60;, the same list wrapped as &#x60;{\&quot;sequence\&quot;: [...]}&#x60;, the older flat beats, or upper-case keys — or, as &#x60;image/png&#x60;, a dictionary image whose &#x60;metadata&#x60; text chunk holds it. Positions come from the hands&#39; locations (older files name them in an obsolete numbering), beats are renumbered in file order, placeholders are skipped and missing fields derived; each letter is recomputed from its motions, and where the file disagrees the answer&#39;s &#x60;warnings&#x60; say so. A beat that does not continue the one before it, an unknown value or too many beats is &#x60;422&#x60; with &#x60;errors[].field&#x60; pointing into the file (&#x60;sequence[5].blue_attributes.start_ori&#x60;), and nothing is stored. 
+    /// </remarks>
+    /// <param name="body"></param>
+    /// <param name="xRequestID">Id for this request (&#x60;req-7f3a9c&#x60;, say), echoed in the &#x60;X-Request-ID&#x60; response header, error bodies, logs and events. Generated when absent.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="idempotencyKey">Makes a POST safe to retry. A key names one request: sent again with the same body to the same operation it replays the first answer, with &#x60;Idempotent-Replayed: true&#x60;; sent with another body, or to another operation, it is &#x60;422&#x60; (error_code &#x60;idempotency_key_reused&#x60;) and nothing runs; a key whose first request is still in flight is &#x60;409&#x60; (error_code &#x60;idempotency_key_in_flight&#x60;). Keys are kept for 24 hours. A fresh random value (for example a UUID) per logical operation is the intended use.  (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    /// <param name="name">Display name of the imported sequence; default the file&#39;s word, else \&quot;Imported\&quot;. (optional, default to utility::conversions::to_string_t(&quot;&quot;))</param>
+    pplx::task<std::shared_ptr<CommandResponse>> importSequence(
+        std::shared_ptr<AnyType> body,
+        boost::optional<utility::string_t> xRequestID,
+        boost::optional<utility::string_t> idempotencyKey,
+        boost::optional<utility::string_t> name
     ) const;
     /// <summary>
     /// List sequences

@@ -21,13 +21,16 @@
 
 #include "TkaSdk/ModelBase.h"
 
+#include "TkaSdk/model/ImportWarning.h"
 #include <cpprest/details/basic_types.h>
+#include <vector>
 #include "TkaSdk/model/Sequence.h"
 
 namespace tka {
 namespace model {
 
 class Sequence;
+class ImportWarning;
 
 
 /// <summary>
@@ -140,6 +143,14 @@ public:
     void setRedoDescriptionNull();
     void setRedoDescription(const utility::string_t& value);
 
+    /// <summary>
+    /// Import only: what the file said that the import corrected (a beat&#39;s letter that its motions do not spell, say); the imported sequence holds the corrected value. 
+    /// </summary>
+    std::vector<std::shared_ptr<ImportWarning>> getWarnings() const;
+    bool warningsIsSet() const;
+    void unsetWarnings();
+    void setWarnings(const std::vector<std::shared_ptr<ImportWarning>>& value);
+
 
 protected:
     bool m_Success;
@@ -168,6 +179,9 @@ protected:
 
     boost::optional<utility::string_t> m_Redo_description;
     bool m_Redo_descriptionIsNull = false; // tka
+
+    std::vector<std::shared_ptr<ImportWarning>> m_Warnings;
+    bool m_WarningsIsSet;
 
 };
 

@@ -23,6 +23,9 @@
 #include "TkaSdk/ModelBase.h"
 
 #include "TkaSdk/model/PositionName.h"
+#include "TkaSdk/model/GenerationMode.h"
+#include "TkaSdk/model/SliceSize.h"
+#include "TkaSdk/model/CapType.h"
 #include <cpprest/details/basic_types.h>
 
 namespace tka {
@@ -105,6 +108,21 @@ public:
     void unsetStart_position();
     void setStartPosition(const std::shared_ptr<PositionName>& value);
 
+    std::shared_ptr<GenerationMode> getMode() const;
+    bool modeIsSet() const;
+    void unsetMode();
+    void setMode(const std::shared_ptr<GenerationMode>& value);
+
+    std::shared_ptr<CapType> getCapType() const;
+    bool capTypeIsSet() const;
+    void unsetCap_type();
+    void setCapType(const std::shared_ptr<CapType>& value);
+
+    std::shared_ptr<SliceSize> getSliceSize() const;
+    bool sliceSizeIsSet() const;
+    void unsetSlice_size();
+    void setSliceSize(const std::shared_ptr<SliceSize>& value);
+
 
 protected:
     utility::string_t m_Name;
@@ -124,6 +142,15 @@ protected:
 
     std::shared_ptr<PositionName> m_Start_position;
     bool m_Start_positionIsSet;
+
+    std::shared_ptr<GenerationMode> m_Mode;
+    bool m_ModeIsSet;
+
+    std::shared_ptr<CapType> m_Cap_type;
+    bool m_Cap_typeIsSet;
+
+    std::shared_ptr<SliceSize> m_Slice_size;
+    bool m_Slice_sizeIsSet;
 
 };
 

@@ -23,6 +23,7 @@
 #include "TkaSdk/ModelBase.h"
 
 #include "TkaSdk/AnyType.h"
+#include "TkaSdk/model/CapKind.h"
 #include "TkaSdk/model/PositionName.h"
 #include "TkaSdk/model/Beat.h"
 #include <cpprest/details/basic_types.h>
@@ -34,6 +35,7 @@ namespace tka {
 namespace model {
 
 class Beat;
+class CapKind;
 
 
 /// <summary>
@@ -160,6 +162,22 @@ public:
     void setIsCircular(bool value);
 
     /// <summary>
+    /// The last beat ends in the start position&#39;s family (alpha, beta or gamma), so a CAP could be built on it.
+    /// </summary>
+    bool isCanBeCap() const;
+    bool canBeCapIsSet() const;
+    void unsetCan_be_cap();
+    void setCanBeCap(bool value);
+
+    /// <summary>
+    /// Every CAP (circular) pattern the beats follow, detected from the transformations themselves: the beats split into equal slices, each the previous one rotated, mirrored, colour-swapped and/or complemented, and the last returns to the start. Empty when none. 
+    /// </summary>
+    std::vector<std::shared_ptr<CapKind>> getCapKinds() const;
+    bool capKindsIsSet() const;
+    void unsetCap_kinds();
+    void setCapKinds(const std::vector<std::shared_ptr<CapKind>>& value);
+
+    /// <summary>
     /// Increases by one with every change; the &#x60;ETag&#x60; is this number quoted.
     /// </summary>
     int32_t getVersion() const;
@@ -225,6 +243,12 @@ protected:
 
     bool m_Is_circular;
     bool m_Is_circularIsSet;
+
+    bool m_Can_be_cap;
+    bool m_Can_be_capIsSet;
+
+    std::vector<std::shared_ptr<CapKind>> m_Cap_kinds;
+    bool m_Cap_kindsIsSet;
 
     int32_t m_Version;
     bool m_VersionIsSet;
