@@ -138,3 +138,28 @@ def test_circular_generation_refuses_what_cannot_be(client, store):
         assert r.json["errors"][0]["field"] == field
     assert client.post("/api/sequences/generate", json={"length": 8, "mode": "round"}).status_code == 400
     assert store_state(store) == before
+
+
+def test_a_large_dictionary_image_is_accepted_up_to_its_own_limit(client):
+    """A desktop dictionary image is often over the 1 MiB every other body is held to."""
+    import io
+    import os
+
+    from PIL import Image, PngImagePlugin
+
+    seq = _generated(client, seed=12)
+    exported = client.get(f"/api/sequences/{seq['id']}/export").json
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("metadata", json.dumps({"sequence": exported, "date_added": "2024-05-01T10:00:00"}))
+    noise = Image.frombytes("RGB", (900, 900), os.urandom(900 * 900 * 3))  # incompressible: ~2.4 MB
+    out = io.BytesIO()
+    noise.save(out, format="PNG", pnginfo=info, compress_level=1)
+    big = out.getvalue()
+    assert len(big) > 2 << 20
+    r = client.post(IMPORT, data=big, headers={"Content-Type": "image/png"})
+    assert r.status_code == 201, r.json
+    assert _motions(r.json["data"]) == _motions(seq)
+    elsewhere = client.post("/api/sequences", data=big, headers={"Content-Type": "application/json"})
+    assert elsewhere.status_code == 413
+    too_big = client.post(IMPORT, data=b"\x89PNG\r\n\x1a\n" + bytes(17 << 20), headers={"Content-Type": "image/png"})
+    assert too_big.status_code == 413
