@@ -1,5 +1,5 @@
 """The Rust SDK: generated/rust builds with the committed Cargo.lock and `cargo test` (smoke test,
-retry policy) passes against a live server. Crates come from crates.io; the build cache is
+retry policy, events) passes against a live server. Crates come from crates.io; the build cache is
 generated/rust/target (ignored)."""
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ SDK = GENERATED / "rust"
 def test_rust_sdk_builds_and_passes_its_tests(sdk_server: LiveServer):
     require_tool("cargo")
     run("rust", "cargo build --tests --locked", ["cargo", "build", "--tests", "--locked"], SDK, timeout=1800)
-    proc = run("rust", "cargo test --locked (smoke, retry)", ["cargo", "test", "--locked"], SDK,
+    proc = run("rust", "cargo test --locked (smoke, retry, events)", ["cargo", "test", "--locked"], SDK,
                env={"TKA_BASE_URL": sdk_server.url})
     assert "test the_sdk_drives_a_live_server_end_to_end ... ok" in proc.stdout, proc.stdout[-3000:]
     assert "test only_safe_requests_are_retried_on_429_and_503 ... ok" in proc.stdout
+    assert "test live_events_arrive_in_order_and_a_reconnect_resumes_without_gap_or_duplicate ... ok" in proc.stdout
+    assert "test messages_decode_into_their_types ... ok" in proc.stdout

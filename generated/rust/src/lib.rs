@@ -9,3 +9,4 @@ extern crate reqwest;
 
 pub mod apis;
 pub mod models;
+pub mod events;
