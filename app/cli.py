@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from app import __version__
@@ -49,6 +50,13 @@ def _bench(args: argparse.Namespace) -> int:
     return 1 if regressions else 0
 
 
+def _events(args: argparse.Namespace) -> int:
+    from app.events.cli_client import main as follow
+
+    return follow(args.url, token=args.token, since=args.since, event_types=args.filter or [],
+                  sequence_ids=args.sequence or [], exit_on_resync=args.exit_on_resync)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tka", description="TKA control API")
     parser.add_argument("--version", action="version", version=f"tka {__version__}")
@@ -78,6 +86,21 @@ def main(argv: list[str] | None = None) -> int:
     bench.add_argument("--current", default="bench/results/latest.json", help="default: the last `make bench`")
     bench.add_argument("--tolerance", type=float, default=0.10, help="allowed change for the worse (0.10 = 10%%)")
     bench.set_defaults(func=_bench)
+    events = sub.add_parser("events", help="print a server's events as JSON lines, following and resuming",
+                            description="Print each event of the server's /ws stream as one JSON line on stdout "
+                                        "(notices on stderr); reconnects and resumes without gap or duplicate. "
+                                        "Exit: 130 Ctrl-C, 143 SIGTERM, 1 refused (token), 3 --exit-on-resync.")
+    events.add_argument("--url", default="http://127.0.0.1:8000", help="the server (default %(default)s)")
+    events.add_argument("--token", default=os.environ.get("TKA_TOKEN"),
+                        help="the server's API token (or TKA_TOKEN), sent as 'Authorization: Bearer'")
+    events.add_argument("--since", type=int, metavar="EVENT_ID",
+                        help="start with the events after this id (replayed); default: from now")
+    events.add_argument("--filter", action="append", metavar="PATTERN",
+                        help="only these event types: exact, 'prefix.*' or '*' (repeatable)")
+    events.add_argument("--sequence", action="append", metavar="ID", help="only events of this sequence (repeatable)")
+    events.add_argument("--exit-on-resync", action="store_true",
+                        help="exit with 3 when events were lost (resync_required) instead of going on live")
+    events.set_defaults(func=_events)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     return args.func(args)
