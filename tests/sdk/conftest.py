@@ -51,6 +51,20 @@ def run(sdk: str, step: str, cmd: list[str], cwd: Path, *, env: dict[str, str] |
     return proc
 
 
+def conformance(sdk: str, command: list[str], cwd: Path, workdir: Path) -> None:
+    """Run the live-events conformance scenario (tests/sdk/conformance.py) against this SDK's
+    follow program; fail with the program's output when a step fails."""
+    from tests.sdk.conformance import ScenarioFailed, run_scenario
+
+    started = time.monotonic()
+    try:
+        run_scenario(command, cwd=cwd, workdir=workdir)
+    except ScenarioFailed as e:
+        pytest.fail(f"{sdk}: the events conformance scenario failed: {e}", pytrace=False)
+    finally:
+        TIMINGS.append((sdk, "events conformance scenario", time.monotonic() - started))
+
+
 def apt_install(package: str, probe: Path) -> None:
     """Install a Debian package when `probe` (a file it ships) is missing: root and apt only."""
     if probe.exists():

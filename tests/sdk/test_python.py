@@ -1,5 +1,6 @@
 """The Python SDK: generated/python pip-installs into its own virtualenv and its pytest suite
-(smoke test, retry policy, events helper) passes against a live server."""
+(smoke test, retry policy, events helper) passes against a live server, and its README's events
+example (examples/follow.py) passes the events conformance scenario (tests/sdk/conformance.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from pathlib import Path
 
 from tests.servers import LiveServer
-from tests.sdk.conftest import GENERATED, run
+from tests.sdk.conftest import GENERATED, conformance, run
 
 SDK = GENERATED / "python"
 VENV = SDK / ".venv"   # ignored; holds the runtime dependencies between runs
@@ -41,3 +42,4 @@ def test_python_sdk_installs_and_passes_its_tests(sdk_server: LiveServer, tmp_pa
                env={"TKA_BASE_URL": sdk_server.url})
     assert " passed" in proc.stdout and " failed" not in proc.stdout, proc.stdout[-3000:]
     assert "skipped" not in proc.stdout, proc.stdout[-3000:]   # the live /ws test ran too
+    conformance("python", [str(python), str(copy / "examples" / "follow.py")], tmp_path, tmp_path)

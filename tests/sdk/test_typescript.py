@@ -1,5 +1,6 @@
 """The TypeScript SDK: a clean copy of generated/typescript installs, builds (strict) and passes
-its own tests (`npm test`: smoke test, retry policy, TKAEventsClient) against a live server."""
+its own tests (`npm test`: smoke test, retry policy, TKAEventsClient) against a live server; its
+README's events example (examples/follow.ts) passes the events conformance scenario."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import shutil
 from pathlib import Path
 
 from tests.servers import LiveServer
-from tests.sdk.conftest import GENERATED, require_tool, run
+from tests.sdk.conftest import GENERATED, conformance, require_tool, run
 
 SDK = GENERATED / "typescript"
 CACHES = shutil.ignore_patterns("node_modules", "dist", "build-test")
@@ -24,3 +25,4 @@ def test_typescript_sdk_builds_from_a_clean_copy_and_passes_its_tests(sdk_server
     assert "ℹ fail 0" in proc.stdout, proc.stdout[-3000:]
     assert "ℹ skipped 0" in proc.stdout, proc.stdout[-3000:]   # the live /ws test ran too
     assert (copy / "dist" / "index.d.ts").is_file()
+    conformance("typescript", ["node", str(copy / "build-test" / "examples" / "follow.js")], copy, tmp_path)
