@@ -32,9 +32,14 @@ def _sdk_generate(args: argparse.Namespace) -> int:
     import runpy
     from pathlib import Path
 
-    script = Path(__file__).resolve().parents[1] / "sdk" / "generate.py"
-    if not script.is_file():
-        print(f"tka sdk generate needs a tka source checkout (no {script})", file=sys.stderr)
+    # The one place that looks outside the package, on purpose: the checkout it sits in, if any.
+    root = Path(__file__).resolve().parents[1]
+    script = root / "sdk" / "generate.py"
+    if not (script.is_file() and (root / "pyproject.toml").is_file() and (root / "openapi.yaml").is_file()):
+        print(f"tka sdk generate is a development step: it runs sdk/generate.py of a tka source checkout and "
+              f"writes generated/ there, but this tka is installed from a package ({root} is no checkout). "
+              f"In a clone of the repository, run `make sdks` (or `tka sdk generate` after `make install`).",
+              file=sys.stderr)
         return 2
     generate = runpy.run_path(str(script))["main"]
     return int(generate([*(["--lang", *args.lang] if args.lang else []), *(["--check"] if args.check else [])]))

@@ -28,11 +28,12 @@ def free_port() -> int:
 class Server:
     """``argv(port)`` as a subprocess, up once ``GET /health/live`` answers 200. ``port_env``: also
     tell it the port in that environment variable; ``db_url``: the database it serves, if tka;
-    ``port``: that one (a restart where a stopped server was) instead of a free one."""
+    ``port``: that one (a restart where a stopped server was) instead of a free one; ``cwd``: its working
+    directory (default: the checkout)."""
 
     def __init__(self, argv: Callable[[int], list[str]], *, log: Path | None = None, env: dict[str, str] | None = None,
                  name: str = "server", preexec_fn: Callable[[], None] | None = None, port_env: str | None = None,
-                 db_url: str | None = None, port: int | None = None) -> None:
+                 db_url: str | None = None, port: int | None = None, cwd: Path | None = None) -> None:
         self.name = name
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -40,7 +41,7 @@ class Server:
         self.log_path = log
         self._log: IO[str] | int = open(log, "w") if log is not None else subprocess.DEVNULL
         env = {**os.environ, **(env or {}), **({port_env: str(self.port)} if port_env else {})}
-        self.proc = subprocess.Popen(argv(self.port), cwd=ROOT, stdout=self._log, stderr=subprocess.STDOUT,
+        self.proc = subprocess.Popen(argv(self.port), cwd=cwd or ROOT, stdout=self._log, stderr=subprocess.STDOUT,
                                      env=env, preexec_fn=preexec_fn)
         try:
             wait_until(self._live, f"{name} answering /health/live", give_up_after=START_TIMEOUT_S, every=0.1)

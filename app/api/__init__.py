@@ -14,6 +14,7 @@ from connexion.exceptions import ProblemException
 from connexion.resolver import Resolver
 from swagger_ui_bundle import swagger_ui_path
 
+from app import resources
 from app.api import contract, monitoring, security, stream
 from app.api.binding import TkaFlaskApi
 from app.api.problems import handle_exception
@@ -22,8 +23,8 @@ from app.core.container import Container
 from app.events.hub import Hub
 from app.settings import Settings
 
-SPEC = Path(__file__).resolve().parents[2] / "openapi.yaml"
-STATIC = Path(__file__).resolve().parent / "static"
+SPEC = resources.OPENAPI  # package data, found through the package (app/resources.py)
+STATIC = resources.STATIC
 VIEWER = STATIC / "viewer"
 
 

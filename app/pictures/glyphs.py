@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import functools
 import threading
-from pathlib import Path
 
-FONTS = Path(__file__).resolve().parent / "fonts"
+from app.resources import FONTS  # package data (app/pictures/fonts)
+
 FONT_FILES = {False: FONTS / "DejaVuSans.ttf", True: FONTS / "DejaVuSans-Bold.ttf"}
 _LOCK = threading.Lock()  # fontTools loads tables lazily: one reader at a time
 
