@@ -2,6 +2,8 @@
 // tests/events.rs: TKA_BASE_URL=http://127.0.0.1:8000 ctest -R events --output-on-failure
 // (TKA_TOKEN when the server has a token). The decoding test always runs; without TKA_BASE_URL
 // the live test is skipped and the program exits 77 (ctest: skipped).
+#include "check.h"
+
 #include "TkaSdk/ApiClient.h"
 #include "TkaSdk/ApiConfiguration.h"
 #include "TkaSdk/Events.h"
@@ -21,16 +23,6 @@ using namespace tka::events;
 using namespace std::chrono_literals;
 using utility::conversions::to_string_t;
 using utility::conversions::to_utf8string;
-
-static int failures = 0;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            std::cerr << __FILE__ << ":" << __LINE__ << ": CHECK failed: " #cond "\n"; \
-            ++failures;                                                              \
-        }                                                                            \
-    } while (0)
 
 /// A field of an event's data, as UTF-8 ("" when absent or not a string).
 static std::string text(const web::json::value& object, const char* name)

@@ -1,5 +1,7 @@
 // Smoke test against a live server: TKA_BASE_URL=http://127.0.0.1:8000 ctest --output-on-failure
 // Exits 77 (ctest: skipped) without TKA_BASE_URL.
+#include "check.h"
+
 #include "TkaSdk/ApiClient.h"
 #include "TkaSdk/ApiConfiguration.h"
 #include "TkaSdk/Tka.h"
@@ -21,16 +23,6 @@ using namespace tka::api;
 using namespace tka::model;
 using utility::conversions::to_string_t;
 using utility::conversions::to_utf8string;
-
-static int failures = 0;
-
-#define CHECK(cond)                                                                  \
-    do {                                                                             \
-        if (!(cond)) {                                                               \
-            std::cerr << __FILE__ << ":" << __LINE__ << ": CHECK failed: " #cond "\n"; \
-            ++failures;                                                              \
-        }                                                                            \
-    } while (0)
 
 static std::string uuid4()
 {
