@@ -37,3 +37,17 @@ sdks: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+.PHONY: image image-test
+
+# Container images (README "Deploy"), no registry: localhost/tka:latest with the wheel built from
+# this working tree, and localhost/tka-postgres:15 for compose.yaml, both FROM a local debootstrap
+# base (cached). Rootful podman with runc; deploy/host.sh installs what is missing (as root).
+image:
+	PY=$(PY) deploy/image.sh
+
+# Builds both images under names of its own and runs them on the host's network, bound to loopback:
+# token, health check, volume, clean stop, and compose.yaml's two servers on one PostgreSQL.
+# Removes everything it made but the cached base image. Not part of `make test`.
+image-test: $(STAMP)
+	$(BIN)/python -m pytest deploy/test_image.py
