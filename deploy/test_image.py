@@ -232,7 +232,8 @@ def test_a_sequence_survives_a_restart_and_a_new_container_on_the_volume(sqlite_
 
     took, code = stop(name)
     measured["podman stop (s), exit code"] = f"{took:.2f}, {code}"
-    assert code == 0 and took < 10, f"podman stop took {took:.1f} s, exit code {code}:\n{logs(name)}"
+    # Exit 0 within `-t 10`: a server still running after 10 s would have been SIGKILLed (137).
+    assert code == 0, f"podman stop took {took:.1f} s, exit code {code}:\n{logs(name)}"
     assert "Shutting down: Master" in logs(name)
 
     podman("start", name)

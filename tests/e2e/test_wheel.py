@@ -10,7 +10,6 @@ import shutil
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -49,9 +48,6 @@ def _run(argv: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.e2e
 def test_the_wheel_installed_in_a_fresh_virtualenv_serves_from_any_directory(tmp_path):
-    timings: dict[str, float] = {}
-    started = time.monotonic()
-
     # Build from a copy of what the backend reads: a build in the checkout writes build/ and
     # tka.egg-info there, which another build (make image) may be using at the same moment.
     src = tmp_path / "src"
@@ -63,14 +59,11 @@ def test_the_wheel_installed_in_a_fresh_virtualenv_serves_from_any_directory(tmp
             shutil.copy2(ROOT / name, src / name)
     _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "dist"), str(src)])
     (wheel,) = (tmp_path / "dist").glob("tka-*.whl")
-    timings["build"] = time.monotonic() - started
 
     # A fresh virtualenv, filled by this environment's pip (--python), which saves bootstrapping one.
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", "--without-pip", str(venv)])
-    mark = time.monotonic()
     _run([sys.executable, "-m", "pip", "--python", str(venv / "bin" / "python"), "install", "-q", str(wheel)])
-    timings["install"] = time.monotonic() - mark
 
     elsewhere = tmp_path / "elsewhere"  # no checkout here or above: nothing to fall back on
     elsewhere.mkdir()
@@ -100,12 +93,10 @@ def test_the_wheel_installed_in_a_fresh_virtualenv_serves_from_any_directory(tmp
                          text=True, timeout=60, env=env)
     assert sdk.returncode == 2 and "source checkout" in sdk.stderr and "Traceback" not in sdk.stderr, sdk.stderr
 
-    mark = time.monotonic()
     db_url = f"sqlite:///{tmp_path / 'wheel.db'}"
     server = Server(lambda port: [str(venv / "bin" / "tka"), "serve", "--port", str(port), "--workers", "2",
                                   "--database", db_url],
                     log=tmp_path / "serve.log", env=env, name="tka serve from the wheel", db_url=db_url, cwd=elsewhere)
-    timings["boot"] = time.monotonic() - mark
     try:
         base = server.url
         status = requests.get(f"{base}/api/status", timeout=10)
@@ -130,13 +121,10 @@ def test_the_wheel_installed_in_a_fresh_virtualenv_serves_from_any_directory(tmp
             sid = created.json()["data"]["id"]
             read = requests.get(f"{base}/api/sequences/{sid}", timeout=10)
             assert read.status_code == 200 and read.json()["data"]["name"] == "From a wheel"
-            deadline = time.monotonic() + 15
-            while True:  # the stream carries the creation (heartbeats aside)
-                message = json.loads(ws.recv())
-                if message["type"] == "event" and message["event_type"] == "sequence.created":
-                    assert message["sequence_id"] == sid
-                    break
-                assert time.monotonic() < deadline, "no sequence.created on /ws"
+            # The stream carries the creation (heartbeats aside; recv gives up after the socket's 15 s).
+            messages = (json.loads(ws.recv()) for _ in range(20))
+            event = next((m for m in messages if m.get("event_type") == "sequence.created"), None)
+            assert event is not None and event["sequence_id"] == sid, event
         finally:
             ws.close()
         png = requests.get(f"{base}/api/sequences/{sid}/image.png", timeout=30)  # text drawn with the shipped fonts
@@ -144,6 +132,3 @@ def test_the_wheel_installed_in_a_fresh_virtualenv_serves_from_any_directory(tmp
         assert "Traceback" not in (tmp_path / "serve.log").read_text()
     finally:
         server.stop()
-    timings["total"] = time.monotonic() - started
-    print("wheel test timings (s):", {k: round(v, 1) for k, v in timings.items()},
-          f"wheel {wheel.stat().st_size // 1024} KiB")
