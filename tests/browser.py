@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import warnings
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,16 @@ def chromium() -> Path:
         pytest.fail(_failure)
     pytest.skip(_failure)
 
+
+def launch(playwright, timeout_ms: float):  # type: ignore[no-untyped-def]
+    """Start headless Chromium (installed first if missing). A launch that hangs is tried once more:
+    seen once in a CI run, where Chromium printed nothing for 30 s after its start-up messages
+    and the next launch, minutes later, took under a second."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    executable = str(chromium())
+    try:
+        return playwright.chromium.launch(executable_path=executable, args=ARGS, headless=True, timeout=timeout_ms)
+    except PlaywrightTimeout as first:
+        warnings.warn(f"Chromium did not start within {timeout_ms / 1000:.0f} s; trying again: {first}", stacklevel=2)
+        return playwright.chromium.launch(executable_path=executable, args=ARGS, headless=True, timeout=timeout_ms)

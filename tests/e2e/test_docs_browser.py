@@ -29,12 +29,11 @@ REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[object]:
     """One headless Chromium for the module (Debian's, never one Playwright downloads)."""
-    executable = browsers.chromium()
+    browsers.chromium()  # installed (or skipped) before Playwright starts
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=str(executable), args=browsers.ARGS, headless=True,
-                                     timeout=TIMEOUT_MS)
+        launched = browsers.launch(p, TIMEOUT_MS)
         yield launched
         launched.close()
 
